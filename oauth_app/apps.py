@@ -1,0 +1,12 @@
+"""App configuration: registers the system checks."""
+
+from django.apps import AppConfig
+
+
+class OAuthAppConfig(AppConfig):
+    name = "oauth_app"
+    verbose_name = "OAuth authorization server"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the checks)

@@ -1,0 +1,142 @@
+"""Database models of the authorization server that django-oauth-toolkit does not provide.
+
+* :class:`Client` is DOT's swappable ``Application`` with the few fields an MCP deployment
+  needs (allowed scopes, the registered token endpoint auth method, an on/off switch).
+* :class:`Scope` keeps scopes in the database, editable in the admin, with who may grant them.
+* :class:`ConsumedCode` remembers exchanged authorization codes so that a replay revokes
+  the tokens the code produced (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import AbstractApplication
+
+from .redirects import validate_redirect_uri
+
+
+class Scope(models.Model):
+    """An OAuth scope.
+
+    Fields:
+
+    * ``name``: the scope token as it appears in requests (``admin``, ``user``, ``mcp``).
+    * ``description``: a plain-language sentence shown on the consent page.
+    * ``grantable_by``: who may grant it on the consent page: everyone, staff (plus the listed
+      users and groups), or only the listed users and groups.
+    * ``users`` / ``groups``: the explicitly entitled principals.
+    """
+
+    class GrantableBy(models.TextChoices):
+        EVERYONE = "everyone", _("Every user")
+        STAFF = "staff", _("Staff, plus the listed users and groups")
+        LISTED = "listed", _("Only the listed users and groups")
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=255)
+    grantable_by = models.CharField(max_length=16, choices=GrantableBy.choices, default=GrantableBy.EVERYONE)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="oauth_scopes")
+    groups = models.ManyToManyField(Group, blank=True, related_name="oauth_scopes")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_grantable_by(self, user) -> bool:
+        """Whether ``user`` may grant this scope to a client."""
+        if not user.is_active:
+            return False
+        if self.grantable_by == self.GrantableBy.EVERYONE:
+            return True
+        if self.grantable_by == self.GrantableBy.STAFF and user.is_staff:
+            return True
+        if self.users.filter(pk=user.pk).exists():
+            return True
+        return self.groups.filter(pk__in=user.groups.values("pk")).exists()
+
+
+class Client(AbstractApplication):
+    """An OAuth client (DOT ``Application``), as registered manually, by DCR or by CIMD.
+
+    Extra fields:
+
+    * ``allowed_scopes``: scopes this client may request; empty means every scope.
+    * ``token_endpoint_auth_method``: the RFC 7591 method the client registered with, so the
+      registration response and the admin report it truthfully.
+    * ``is_active``: a disabled client can neither authorize nor use its tokens.
+    """
+
+    class AuthMethod(models.TextChoices):
+        NONE = "none", _("none (public client)")
+        CLIENT_SECRET_BASIC = "client_secret_basic", _("client_secret_basic")
+        CLIENT_SECRET_POST = "client_secret_post", _("client_secret_post")
+
+    allowed_scopes = models.ManyToManyField(
+        Scope, blank=True, related_name="clients", help_text=_("Leave empty to allow every scope.")
+    )
+    token_endpoint_auth_method = models.CharField(
+        max_length=32, choices=AuthMethod.choices, default=AuthMethod.CLIENT_SECRET_BASIC
+    )
+    is_active = models.BooleanField(default=True, help_text=_("Disabled clients cannot obtain or use tokens."))
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        verbose_name = _("client")
+
+    def clean(self) -> None:
+        """DOT's checks plus ours: ``http`` redirect URIs only for loopback hosts (RFC 8252 §7.3)."""
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors.update(exc.error_dict)
+        for uri in self.redirect_uris.split():
+            try:
+                validate_redirect_uri(uri)
+            except ValidationError as exc:
+                errors.setdefault("redirect_uris", []).extend(exc.error_list)
+        if errors:
+            raise ValidationError(errors)
+
+    def is_usable(self, request) -> bool:
+        return self.is_active
+
+    def allowed_scope_names(self) -> set[str] | None:
+        """The scope names this client may request, or ``None`` when it is unrestricted."""
+        names = {scope.name for scope in self.allowed_scopes.all()}
+        return names or None
+
+
+class ConsumedCode(models.Model):
+    """An authorization code that has been exchanged, kept to detect replays.
+
+    Only the SHA-256 of the code is stored. ``access_token`` and ``token_family`` point at what
+    the exchange produced, so a replay can revoke exactly that.
+    """
+
+    code_checksum = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
+    access_token = models.ForeignKey(
+        "oauth2_provider.AccessToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    token_family = models.UUIDField(null=True, blank=True)
+    consumed_at = models.DateTimeField(auto_now_add=True)
+
+    @staticmethod
+    def checksum(code: str) -> str:
+        return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+    def __str__(self) -> str:
+        return f"code {self.code_checksum[:8]}… of {self.application}"

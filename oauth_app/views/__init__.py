@@ -1,0 +1,8 @@
+"""Views of the authorization server, split by endpoint family and re-exported here."""
+
+from .authorize import ConsentView
+from .login import LoginView
+from .metadata import ServerMetadataView
+from .registration import RegistrationManagementView, RegistrationView
+
+__all__ = ["ConsentView", "LoginView", "RegistrationManagementView", "RegistrationView", "ServerMetadataView"]

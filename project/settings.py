@@ -1,0 +1,291 @@
+"""Django settings: every deployment knob is read from the environment here, and only here.
+
+The README's configuration table documents each variable. Values are parsed leniently at
+import time; anything malformed is recorded in ``CONFIG_ERRORS`` and reported by the
+``oauth_app.E001`` system check, so ``manage.py check`` (run by ``make run`` before serving)
+fails with a readable message instead of a traceback or a later 500.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
+
+CONFIG_ERRORS: list[str] = []
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    CONFIG_ERRORS.append(f"{name}={raw!r} is not a boolean (use true/false).")
+    return default
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        CONFIG_ERRORS.append(f"{name}={raw!r} is not a whole number of seconds.")
+        return default
+    if value < minimum:
+        CONFIG_ERRORS.append(f"{name}={raw!r} must be at least {minimum}.")
+        return default
+    return value
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _persisted_secret_key() -> str:
+    """A development SECRET_KEY, generated once and kept in the data folder."""
+    path = DATA_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+# --- Deployment -------------------------------------------------------------------------
+
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORT = _env_int("PORT", 8000, minimum=1)
+DEBUG = _env_bool("DEBUG", False)
+
+PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://{HOST}:{PORT}")
+_public = urlsplit(PUBLIC_URL)
+if _public.scheme not in {"http", "https"} or not _public.hostname:
+    CONFIG_ERRORS.append(f"PUBLIC_URL={PUBLIC_URL!r} must be an absolute http(s) origin such as https://auth.example.com.")
+elif _public.path not in {"", "/"} or _public.query or _public.fragment:
+    CONFIG_ERRORS.append(f"PUBLIC_URL={PUBLIC_URL!r} must be an origin without a path, query or fragment.")
+# The issuer is byte-exact everywhere (RFC 8414 §3.3, RFC 9207): no trailing slash.
+PUBLIC_URL = PUBLIC_URL.rstrip("/")
+ISSUER = PUBLIC_URL
+MCP_RESOURCE = f"{PUBLIC_URL}/mcp"
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or _persisted_secret_key()
+
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", [h for h in {_public.hostname or "localhost", "localhost", "127.0.0.1"}])
+
+# Browser origins allowed to call the CORS-enabled endpoints (metadata, token, register,
+# revoke, JWKS) and, later, /mcp. "*" allows any origin; credentials are never allowed.
+CORS_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", ["*"])
+for _origin in CORS_ORIGINS:
+    if _origin != "*" and (urlsplit(_origin).scheme not in {"http", "https"} or urlsplit(_origin).path):
+        CONFIG_ERRORS.append(f"CORS_ALLOWED_ORIGINS entry {_origin!r} must be an origin like https://app.example.com or *.")
+
+# --- Applications -----------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "oauth2_provider",
+    "channels",
+    "oauth_app",
+]
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oauth_app.middleware.FrameAncestorsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+except Exception:  # dj-database-url raises assorted errors for bad URLs
+    CONFIG_ERRORS.append("DATABASE_URL is not a valid database URL (e.g. postgres://user@host/db or sqlite:///path).")
+    DATABASES = {"default": dj_database_url.parse(f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+        CONFIG_ERRORS.append(f"REDIS_URL={REDIS_URL!r} must be a redis:// or rediss:// URL.")
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication and security ------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+# User passwords keep Django's slow KDF; client secrets (high-entropy, machine generated)
+# use the fast hasher listed second, selected by OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"].
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "oauth_app.hashers.ClientSecretHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/admin/"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _public.scheme == "https"
+CSRF_COOKIE_SECURE = _public.scheme == "https"
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if os.environ.get("SECURE_PROXY_SSL_HEADER", "").lower() in {"1", "true", "yes"}:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- OAuth --------------------------------------------------------------------------------
+
+ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 3600, minimum=60)
+REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=60)
+REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "30/m").strip()
+
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth_app.Client"
+# DOT's other models stay DOT's; named explicitly because our models point at them.
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oauth2_provider.DeviceGrant"
+
+OAUTH2_PROVIDER = {
+    # One issuer string everywhere: metadata, RFC 9207 iss, PRM authorization_servers.
+    "OIDC_ISS_ENDPOINT": ISSUER,
+    "SCOPES_BACKEND_CLASS": "oauth_app.scopes.DatabaseScopes",
+    "SCOPES": {"admin": "Administer this server", "user": "Act as you", "mcp": "Use the MCP tools"},
+    "DEFAULT_SCOPES": ["mcp"],
+    "OAUTH2_VALIDATOR_CLASS": "oauth_app.validators.OAuth2Validator",
+    "CLIENT_ID_GENERATOR_CLASS": "oauth_app.generators.ClientIdGenerator",
+    "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_TTL,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_TTL,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 10,
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    # RFC 9700 gates, all enforced.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # RFC 7591/7592: open registration (MCP clients register anonymously).
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    # Client ID Metadata Documents, fetched by DOT's SSRF-hardened fetcher.
+    "CIMD_ENABLED": True,
+    # RFC 9728 protected-resource metadata for /mcp.
+    "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE,
+    "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [ISSUER],
+    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
+    "OAUTH2_PROTECTED_RESOURCE_NAME": os.environ.get("RESOURCE_NAME", "MCP server"),
+}
+
+# DRF supplies the rate-limit machinery (SimpleRateThrottle) used by /register.
+# NUM_PROXIES: how many reverse proxies to trust for X-Forwarded-For (0: use the socket address).
+REST_FRAMEWORK = {"UNAUTHENTICATED_USER": None, "NUM_PROXIES": _env_int("TRUSTED_PROXIES", 0)}
+
+# --- CORS (django-cors-headers) ------------------------------------------------------------
+# Only the machine-to-machine endpoints; never /authorize or the login and consent pages.
+CORS_URLS_REGEX = r"^/(\.well-known/.*|token|revoke|introspect|register(/.*)?|jwks)$"
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ORIGINS
+CORS_ALLOWED_ORIGINS = [o for o in CORS_ORIGINS if o != "*"]
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "accept", "mcp-protocol-version"]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
+
+# --- Misc -----------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # DOT logs some request details at DEBUG; keep it at INFO so secrets never reach logs.
+        "oauth2_provider": {"level": "INFO"},
+        "django.server": {"level": "INFO"},
+    },
+}
