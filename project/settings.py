@@ -216,6 +216,7 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"admin": "Administer this server", "user": "Act as you", "mcp": "Use the MCP tools"},
     "DEFAULT_SCOPES": ["mcp"],
     "OAUTH2_VALIDATOR_CLASS": "oauth_app.validators.OAuth2Validator",
+    "OAUTH2_SERVER_CLASS": "oauth_app.server.OAuth21Server",
     "CLIENT_ID_GENERATOR_CLASS": "oauth_app.generators.ClientIdGenerator",
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_TTL,

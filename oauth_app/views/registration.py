@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import DynamicClientRegistrationManagementView, DynamicClientRegistrationView
 
 from ..models import Client, Scope
@@ -59,6 +60,15 @@ def check_metadata(body: bytes) -> JsonResponse | None:
                     validate_redirect_uri(uri)
                 except ValidationError as exc:
                     return registration_error("invalid_redirect_uri", " ".join(exc.messages))
+    grant_types = data.get("grant_types")
+    if isinstance(grant_types, list):
+        unsupported = {g for g in grant_types if isinstance(g, str)} - set(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED)
+        if unsupported:
+            # RFC 9700 §2.1.2, §2.4: no implicit or password grant, not even for registration.
+            return registration_error("invalid_client_metadata", f"Unsupported grant type: {' '.join(sorted(unsupported))}.")
+    response_types = data.get("response_types")
+    if isinstance(response_types, list) and set(response_types) - {"code"}:
+        return registration_error("invalid_client_metadata", "Only the code response type is supported.")
     scope = data.get("scope")
     if scope is not None:
         if not isinstance(scope, str):
