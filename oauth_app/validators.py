@@ -10,9 +10,12 @@ and revokes that when the code comes back.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from oauth2_provider.models import RefreshToken, revoke_access_token
+from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
+from oauth2_provider.settings import oauth2_settings
 
 from .models import ConsumedCode
 
@@ -42,7 +45,19 @@ class OAuth2Validator(DOTValidator):
         return refresh_token
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
+        generated = dict(token)
+        previous_refresh_token = getattr(request, "refresh_token_instance", None)
         super()._save_bearer_token(token, request, *args, **kwargs)
+        if token.get("access_token") != generated.get("access_token"):
+            # Refresh inside the grace window (a concurrent retry): DOT answers with the pair the
+            # first refresh produced, read back from the ``token`` columns. With hashed-at-rest
+            # storage those columns are blank, so DOT would hand out empty tokens. Issue the pair
+            # generated for this request instead, in the same family: both racing clients end up
+            # with working tokens and reuse protection still covers the family.
+            token.update(access_token=generated["access_token"], refresh_token=generated["refresh_token"])
+            expires = timezone.now() + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+            access_token = self._create_access_token(expires, request, token)
+            self._create_refresh_token(request, token["refresh_token"], access_token, previous_refresh_token)
         if request.grant_type == "authorization_code":
             refresh_token = getattr(request, "issued_refresh_token", None)
             ConsumedCode.objects.create(
