@@ -22,6 +22,7 @@ setup: $(VENV)/.installed
 	$(PY) manage.py check --fail-level ERROR
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py createsigningkey --activate --if-missing
 	$(PY) manage.py ensureadmin
 
 run: setup

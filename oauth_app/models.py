@@ -140,3 +140,55 @@ class ConsumedCode(models.Model):
 
     def __str__(self) -> str:
         return f"code {self.code_checksum[:8]}… of {self.application}"
+
+
+class SigningKey(models.Model):
+    """A key that signs JWT access tokens (RFC 9068), with its rotation state.
+
+    Fields:
+
+    * ``kid``: the RFC 7638 JWK thumbprint of the public key.
+    * ``algorithm``: ``RS256`` (default), ``ES256`` or ``EdDSA``.
+    * ``state``: ``next`` (published, not yet signing), ``active`` (signs; exactly one),
+      ``retiring`` (published so its tokens still verify), ``retired`` (neither).
+    * ``private_key``: the PKCS#8 PEM, encrypted with the key-encryption key (Fernet).
+    * ``public_jwk``: the public JWK as published at ``/jwks``.
+    """
+
+    class Algorithm(models.TextChoices):
+        RS256 = "RS256", "RS256 (RSA 2048, SHA-256)"
+        ES256 = "ES256", "ES256 (ECDSA P-256)"
+        EDDSA = "EdDSA", "EdDSA (Ed25519)"
+
+    class State(models.TextChoices):
+        NEXT = "next", _("next")
+        ACTIVE = "active", _("active")
+        RETIRING = "retiring", _("retiring")
+        RETIRED = "retired", _("retired")
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices, default=Algorithm.RS256)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.NEXT, db_index=True)
+    private_key = models.BinaryField(editable=False)
+    public_jwk = models.JSONField(editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retiring_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="one_active_signing_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.algorithm}, {self.state})"
+
+
+class TokenKey(models.Model):
+    """Which signing key signed an access token, so a key's dependants can be counted and revoked."""
+
+    access_token = models.OneToOneField("oauth2_provider.AccessToken", on_delete=models.CASCADE, primary_key=True,
+                                        related_name="signing_key_link")
+    kid = models.CharField(max_length=64, db_index=True)

@@ -21,3 +21,7 @@ class OAuth21Server(OAuthlibServer):
         self._response_types = {"code": self.auth_grant, "none": self.auth_grant}
         self._grant_types.pop("password", None)
         self._grant_types.pop("urn:ietf:params:oauth:grant-type:device_code", None)
+        # RFC 8707 audience policy (see oauth_app.validators).
+        self.auth_grant.custom_validators.pre_auth.append(request_validator.check_authorization_resource)
+        for grant in (self.auth_grant, self.refresh_grant, self.credentials_grant):
+            grant.custom_validators.post_token.append(request_validator.resolve_audience)

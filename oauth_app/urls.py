@@ -23,6 +23,7 @@ urlpatterns = [
     path("token", dot_views.TokenView.as_view(), name="token"),
     path("revoke", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect", dot_views.IntrospectTokenView.as_view(), name="introspect"),
+    path("jwks", views.JwksView.as_view(), name="jwks"),
     path("register", views.RegistrationView.as_view(), name="dcr-register"),
     path("register/<str:client_id>", views.RegistrationManagementView.as_view(), name="dcr-register-management"),
 ]

@@ -1,4 +1,10 @@
-"""Our ``OAuth2Validator``: DOT's, plus authorization-code replay detection.
+"""Our ``OAuth2Validator``: DOT's, plus the RFC 8707 audience policy and authorization-code replay detection.
+
+Audience: every access token is issued for resources this server protects
+(``settings.PROTECTED_RESOURCES``, the MCP endpoint); the ``resource`` a client asks for, at
+``/authorize`` or ``/token``, must be one of them (``invalid_target`` otherwise), and a request
+without ``resource`` gets the MCP endpoint. The two hooks are registered on oauthlib's grants by
+:class:`oauth_app.server.OAuth21Server`.
 
 OAuth 2.1 §4.1.3 / RFC 6749 §4.1.2: if an authorization code is used more than once, the
 server MUST deny the request and SHOULD revoke all tokens previously issued from that code.
@@ -11,18 +17,46 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from oauth2_provider.models import RefreshToken, revoke_access_token
+from django.conf import settings
 from django.utils import timezone
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauth2_provider.settings import oauth2_settings
 
-from .models import ConsumedCode
+from .models import ConsumedCode, TokenKey
 
 log = logging.getLogger(__name__)
 
 
+def canonical_resource(uri: str) -> str:
+    """RFC 8707 / AUTH-35: scheme and host are case-insensitive and a trailing slash is dropped."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, ""))
+
+
 class OAuth2Validator(DOTValidator):
+    def _protected(self, resources: list[str], request) -> list[str]:
+        protected = set(settings.PROTECTED_RESOURCES)
+        canonical = [canonical_resource(resource) for resource in resources]
+        for original, value in zip(resources, canonical):
+            if value not in protected or "#" in original:
+                raise CustomOAuth2Error(error="invalid_target", request=request,
+                                        description=f"This server does not issue tokens for the resource {original!r}.")
+        return canonical
+
+    def check_authorization_resource(self, request) -> dict:
+        """oauthlib ``pre_auth`` hook: refuse a foreign ``resource`` before the consent page."""
+        self._protected([value for key, value in request.uri_query_params if key == "resource"], request)
+        return {}
+
+    def resolve_audience(self, request) -> None:
+        """oauthlib ``post_token`` hook: settle ``request.resource``, which becomes the JWT ``aud``."""
+        self._check_and_set_request_resource(request)
+        request.resource = self._protected(list(request.resource), request) or [settings.MCP_RESOURCE]
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
             return True
@@ -36,6 +70,7 @@ class OAuth2Validator(DOTValidator):
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         access_token = super()._create_access_token(expires, request, token, source_refresh_token)
+        TokenKey.objects.create(access_token=access_token, kid=request.signing_kid)
         request.issued_access_token = access_token
         return access_token
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
@@ -56,17 +58,17 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def _persisted_secret_key() -> str:
-    """A development SECRET_KEY, generated once and kept in the data folder."""
-    path = DATA_DIR / "secret_key"
+def _persisted_secret(name: str, generate: Callable[[], str]) -> str:
+    """A development secret, generated once and kept (mode 600) in the data folder."""
+    path = DATA_DIR / name
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
-        path.write_text(key)
+        value = generate()
+        path.write_text(value)
         path.chmod(0o600)
-        return key
+        return value
 
 
 # --- Deployment -------------------------------------------------------------------------
@@ -85,8 +87,24 @@ elif _public.path not in {"", "/"} or _public.query or _public.fragment:
 PUBLIC_URL = PUBLIC_URL.rstrip("/")
 ISSUER = PUBLIC_URL
 MCP_RESOURCE = f"{PUBLIC_URL}/mcp"
+# The RFC 8707 resources tokens may be issued for (JWT "aud"); a request without one gets MCP_RESOURCE.
+PROTECTED_RESOURCES = [MCP_RESOURCE]
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or _persisted_secret_key()
+SECRET_KEY = os.environ.get("SECRET_KEY") or _persisted_secret("secret_key", lambda: secrets.token_urlsafe(50))
+
+# Production = served over https without DEBUG. There, secrets must come from the environment.
+PRODUCTION = _public.scheme == "https" and not DEBUG
+
+# Fernet keys (comma-separated; the first encrypts, all decrypt) protecting signing keys at rest.
+SIGNING_KEY_ENCRYPTION_KEYS = _env_list("SIGNING_KEY_ENCRYPTION_KEY", [])
+if not SIGNING_KEY_ENCRYPTION_KEYS and not PRODUCTION:
+    SIGNING_KEY_ENCRYPTION_KEYS = [_persisted_secret("signing_key_encryption_key", lambda: Fernet.generate_key().decode())]
+for _kek in SIGNING_KEY_ENCRYPTION_KEYS:
+    try:
+        Fernet(_kek)
+    except (ValueError, TypeError):
+        CONFIG_ERRORS.append("SIGNING_KEY_ENCRYPTION_KEY holds a value that is not a Fernet key "
+                             "(generate one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())').")
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", [h for h in {_public.hostname or "localhost", "localhost", "127.0.0.1"}])
 
@@ -219,6 +237,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "oauth_app.server.OAuth21Server",
     "CLIENT_ID_GENERATOR_CLASS": "oauth_app.generators.ClientIdGenerator",
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
+    # RFC 9068 JWT access tokens; refresh tokens stay opaque random strings.
+    "ACCESS_TOKEN_GENERATOR": "oauth_app.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_TTL,
     "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_TTL,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,

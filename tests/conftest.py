@@ -21,6 +21,7 @@ def _public_url(settings):
     settings.PUBLIC_URL = ISSUER
     settings.ISSUER = ISSUER
     settings.MCP_RESOURCE = RESOURCE
+    settings.PROTECTED_RESOURCES = [RESOURCE]
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
     settings.OAUTH2_PROVIDER = {
         **settings.OAUTH2_PROVIDER,
@@ -37,6 +38,20 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _active_signing_key(request):
+    """Tests that touch the database get an active ES256 signing key (cheap to generate)."""
+    if not {"db", "transactional_db"} & set(request.fixturenames) and not request.node.get_closest_marker("django_db"):
+        yield None
+        return
+    request.getfixturevalue("db")
+    from oauth_app import keys
+
+    key, _ = keys.activate(keys.create_key("ES256").kid)
+    yield key
+    keys.clear_cache()
 
 
 @pytest.fixture

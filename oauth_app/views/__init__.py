@@ -2,7 +2,7 @@
 
 from .authorize import ConsentView
 from .login import LoginView
-from .metadata import ServerMetadataView
+from .metadata import JwksView, ServerMetadataView
 from .registration import RegistrationManagementView, RegistrationView
 
-__all__ = ["ConsentView", "LoginView", "RegistrationManagementView", "RegistrationView", "ServerMetadataView"]
+__all__ = ["ConsentView", "JwksView", "LoginView", "RegistrationManagementView", "RegistrationView", "ServerMetadataView"]

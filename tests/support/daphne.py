@@ -80,6 +80,7 @@ def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneSe
     env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (extra_env or {}) else None
     server = DaphneServer(url=url, data_dir=data_dir, env=env, sock=sock, log_path=tmp / "daphne.log")
     server.manage("migrate", "--noinput")
+    server.manage("createsigningkey", "--activate", "--if-missing")
     log = open(server.log_path, "w")
     server.process = subprocess.Popen(
         [str(VENV_BIN / "daphne"), "--fd", str(sock.fileno()), "project.asgi:application"],
