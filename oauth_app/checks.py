@@ -22,4 +22,10 @@ def check_environment(app_configs, **kwargs) -> list[Error]:
                 Error(f"REGISTER_RATE_LIMIT={rate!r} must look like 30/m (per s, m, h or d), or 0 to turn it off.",
                       id="oauth_app.E002")
             )
+    if getattr(settings, "PRODUCTION", False):
+        if not settings.SIGNING_KEY_ENCRYPTION_KEYS:
+            errors.append(Error("SIGNING_KEY_ENCRYPTION_KEY must be set when PUBLIC_URL is https and DEBUG is off: "
+                                "signing keys are stored encrypted with it.", id="oauth_app.E003"))
+        if not settings.SECRET_KEY_FROM_ENVIRONMENT:
+            errors.append(Error("SECRET_KEY must be set when PUBLIC_URL is https and DEBUG is off.", id="oauth_app.E004"))
     return errors

@@ -54,8 +54,11 @@ class OAuth2Validator(DOTValidator):
 
     def resolve_audience(self, request) -> None:
         """oauthlib ``post_token`` hook: settle ``request.resource``, which becomes the JWT ``aud``."""
+        requested = [value for key, value in (getattr(request, "decoded_body", None) or []) if key == "resource"]
+        request.resource = self._protected(requested, request)
+        # DOT applies RFC 8707 inheritance and narrowing against the grant or refresh token.
         self._check_and_set_request_resource(request)
-        request.resource = self._protected(list(request.resource), request) or [settings.MCP_RESOURCE]
+        request.resource = list(request.resource) or [settings.MCP_RESOURCE]
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
@@ -67,6 +70,11 @@ class OAuth2Validator(DOTValidator):
                 revoke_access_token(consumed.access_token)
             RefreshToken.revoke_family(consumed.token_family)
         return False
+
+    def _create_authorization_code(self, request, code, expires=None):
+        # Store the canonical form on the grant, so /token compares like with like.
+        request.resource = [canonical_resource(uri) for uri in getattr(request, "resource", None) or []]
+        return super()._create_authorization_code(request, code, expires)
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         access_token = super()._create_access_token(expires, request, token, source_refresh_token)

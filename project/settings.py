@@ -90,6 +90,7 @@ MCP_RESOURCE = f"{PUBLIC_URL}/mcp"
 # The RFC 8707 resources tokens may be issued for (JWT "aud"); a request without one gets MCP_RESOURCE.
 PROTECTED_RESOURCES = [MCP_RESOURCE]
 
+SECRET_KEY_FROM_ENVIRONMENT = bool(os.environ.get("SECRET_KEY"))
 SECRET_KEY = os.environ.get("SECRET_KEY") or _persisted_secret("secret_key", lambda: secrets.token_urlsafe(50))
 
 # Production = served over https without DEBUG. There, secrets must come from the environment.

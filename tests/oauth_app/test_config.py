@@ -40,6 +40,7 @@ def test_bad_environment_fails_check(tmp_path, env, message):
 
 def test_good_environment_passes_check(tmp_path):
     result = check(tmp_path, PUBLIC_URL="https://auth.example.com", ACCESS_TOKEN_TTL="7200", REGISTER_RATE_LIMIT="10/h",
+                   SECRET_KEY="x" * 50, SIGNING_KEY_ENCRYPTION_KEY="3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                    CORS_ALLOWED_ORIGINS="https://inspector.example.com,http://localhost:6274")
     assert result.returncode == 0, result.stderr
 
@@ -60,3 +61,21 @@ def test_allowed_hosts_derive_from_public_url(tmp_path):
                          env={**os.environ, "DATA_DIR": str(tmp_path), "PUBLIC_URL": "https://auth.example.com"},
                          timeout=60).stdout
     assert "auth.example.com" in out
+
+
+@pytest.mark.parametrize("missing, code", [("SIGNING_KEY_ENCRYPTION_KEY", "oauth_app.E003"), ("SECRET_KEY", "oauth_app.E004")])
+def test_production_fails_closed_without_secrets(tmp_path, missing, code):
+    """In production (https, no DEBUG) the secrets must come from the environment; no generated fallback."""
+    env = {"PUBLIC_URL": "https://auth.example.com", "SECRET_KEY": "x" * 50,
+           "SIGNING_KEY_ENCRYPTION_KEY": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+    del env[missing]
+    result = check(tmp_path, **env)
+    assert result.returncode != 0
+    assert code in result.stderr and missing in result.stderr
+    assert not (tmp_path / "signing_key_encryption_key").exists()
+
+
+def test_bad_encryption_key_is_reported(tmp_path):
+    result = check(tmp_path, SIGNING_KEY_ENCRYPTION_KEY="not-a-fernet-key")
+    assert result.returncode != 0
+    assert "SIGNING_KEY_ENCRYPTION_KEY" in result.stderr
