@@ -80,3 +80,33 @@ def test_revoke_action_on_access_tokens(admin_browser, token_pair, client):
     })
     assert response.status_code == HTTPStatus.FOUND
     assert not AccessToken.objects.filter(pk=row.pk).exists()
+
+
+class TestSigningKeyAdmin:
+    def test_no_private_key_material_is_shown(self, admin_browser):
+        from oauth_app.models import SigningKey
+
+        key = SigningKey.objects.get(state="active")
+        page = admin_browser.get(f"/admin/oauth_app/signingkey/{key.pk}/change/").content.decode()
+        assert key.kid in page
+        assert "PRIVATE" not in page and "private_key" not in page
+        assert admin_browser.get("/admin/oauth_app/signingkey/add/").status_code == HTTPStatus.FORBIDDEN
+
+    def test_rotate_and_retire_actions_follow_the_command_rules(self, admin_browser, token_pair):
+        from oauth_app import keys
+        from oauth_app.models import SigningKey
+
+        token_pair()
+        old = SigningKey.objects.get(state="active")
+        nxt = keys.create_key("ES256")
+        admin_browser.post("/admin/oauth_app/signingkey/", {"action": "activate_key", "_selected_action": [nxt.pk]})
+        assert SigningKey.objects.get(pk=nxt.pk).state == "active"
+        refused = admin_browser.post("/admin/oauth_app/signingkey/", {"action": "retire_keys", "_selected_action": [old.pk]},
+                                     follow=True)
+        assert "unexpired token" in refused.content.decode()
+        assert SigningKey.objects.get(pk=old.pk).state == "retiring"
+        confirm = admin_browser.post("/admin/oauth_app/signingkey/", {"action": "force_retire_keys", "_selected_action": [old.pk]})
+        assert b"Yes, I" in confirm.content
+        admin_browser.post("/admin/oauth_app/signingkey/", {"action": "force_retire_keys", "_selected_action": [old.pk],
+                                                            "confirmed": "yes"})
+        assert SigningKey.objects.get(pk=old.pk).state == "retired"
