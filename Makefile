@@ -31,8 +31,9 @@ run: setup
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# One line per benchmark script; BENCH_TOKENS_ARGS passes options, e.g. "--seconds 2 --algorithm ES256".
 bench: $(VENV)/.installed-test
-	$(PY) bench/run.py
+	$(PY) bench/bench_tokens.py $(BENCH_TOKENS_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles
