@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "channels",
     "oauth_app",
+    "mcp_app",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +291,12 @@ CORS_ALLOWED_ORIGINS = [o for o in CORS_ORIGINS if o != "*"]
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "accept", "mcp-protocol-version"]
 CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
+
+# --- MCP endpoint (mcp_app.conf has the defaults) ------------------------------------------
+MCP_APP = {
+    "MAX_BODY_BYTES": _env_int("MCP_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
+    "ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY": _env_bool("MCP_ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY", True),
+}
 
 # --- Misc -----------------------------------------------------------------------------------
 

@@ -1,0 +1,37 @@
+"""Typed access to the ``MCP_APP`` settings namespace, read live (so tests can override settings).
+
+Defaults live in :data:`DEFAULTS`; ``project/settings.py`` sets ``MCP_APP`` from the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "SERVER_NAME": "django-mcp-server",
+    "SERVER_VERSION": "1.0.0",
+    "INSTRUCTIONS": "Tools for operating this MCP authorization server: who you are, its clients, and their tokens.",
+    # Every request to /mcp needs these scopes (the 401 challenge names them, AUTH-06).
+    "REQUIRED_SCOPES": ("mcp",),
+    "MAX_BODY_BYTES": 4 * 1024 * 1024,
+    # CLAUDE-14: accept a legacy MCP-Protocol-Version header on a 2026-07-28 body (logged).
+    "ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY": True,
+    "SSE_KEEPALIVE_SECONDS": 15.0,
+    "SSE_RETRY_MILLISECONDS": 1000,
+    "EVENT_RETENTION_SECONDS": 3600,
+    "SESSION_IDLE_SECONDS": 7 * 24 * 3600,
+    "DISCOVER_TTL_MS": 3_600_000,
+    "LIST_TTL_MS": 60_000,
+}
+
+
+class MCPSettings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown MCP_APP setting {name!r}")
+        return getattr(settings, "MCP_APP", {}).get(name, DEFAULTS[name])
+
+
+mcp_settings = MCPSettings()
