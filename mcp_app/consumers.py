@@ -281,7 +281,7 @@ class MCPConsumer(AsyncConsumer):
             return
         try:
             dispatcher.check(message, context)
-        except MethodNotFound as exc:
+        except MethodNotFound:
             await self._rpc_error(MethodNotFound(http_status=HTTPStatus.NOT_FOUND), request_id)
             return
         except InvalidParams as exc:

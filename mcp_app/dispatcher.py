@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
 from oauth_app.exceptions import InsufficientScope
 from pydantic import ValidationError
@@ -29,7 +28,7 @@ from .conf import mcp_settings
 from .protocol import jsonrpc
 from .protocol.errors import InvalidParams, MCPError, MethodNotFound, ResourceNotFound
 from .protocol.jsonrpc import Message
-from .protocol.versions import LATEST_MODERN, SUPPORTED_VERSIONS, Era, negotiate
+from .protocol.versions import SUPPORTED_VERSIONS, Era, negotiate
 from .tools.registry import LOG_LEVELS, ArgumentsInvalid, Registry, ToolContext, registry as default_registry
 
 log = logging.getLogger(__name__)
