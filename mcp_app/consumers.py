@@ -25,12 +25,13 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from oauth_app.exceptions import InsufficientScope
 
 from . import sessions
 from .auth import Challenge, authenticate, challenge
 from .conf import mcp_settings
-from .dispatcher import META_PROTOCOL_VERSION, CallContext, dispatcher
+from .dispatcher import META_PROTOCOL_VERSION, SERVER_INFO_KEY, CallContext, dispatcher, server_info
 from .protocol import headers as h
 from .protocol import jsonrpc
 from .protocol.errors import HeaderMismatch, InvalidParams, InvalidRequest, MCPError, MethodNotFound, UnsupportedProtocolVersion
@@ -455,7 +456,7 @@ class MCPConsumer(AsyncConsumer):
 
     async def _listen(self, message: Message, context: CallContext) -> None:
         try:
-            dispatcher_check_listen(message, context)
+            dispatcher.validate(message, context)
         except MCPError as exc:
             await self._rpc_error(exc, message.id)
             return
@@ -467,12 +468,18 @@ class MCPConsumer(AsyncConsumer):
                                                    {"_meta": meta, "notifications": filters}))
         while True:
             try:
-                event = await asyncio.wait_for(self.events.get(), timeout=mcp_settings.SSE_KEEPALIVE_SECONDS)
+                event = await asyncio.wait_for(self.events.get(), timeout=self._keepalive_timeout())
             except asyncio.TimeoutError:
+                if self._token_expired():
+                    break  # the bearer that opened this stream is no longer valid: the client must come back
                 await self._body(b": keepalive\n\n", more=True)
                 continue
             if event.get("type") == "mcp.list_changed" and wants(filters, event["kind"]):
                 await self._sse(None, jsonrpc.notification(f"notifications/{event['kind']}/list_changed", {"_meta": meta}))
+        # A graceful end of the subscription is a complete result (TRANS-41).
+        await self._sse(None, jsonrpc.result(message.id, {"resultType": "complete",
+                                                          "_meta": {**meta, SERVER_INFO_KEY: server_info()}}))
+        await self._body(b"")
 
     ### GET: the legacy standalone stream ----------------------------------------------------------------
 
@@ -521,8 +528,10 @@ class MCPConsumer(AsyncConsumer):
                 return
         while True:
             try:
-                event = await asyncio.wait_for(self.events.get(), timeout=mcp_settings.SSE_KEEPALIVE_SECONDS)
+                event = await asyncio.wait_for(self.events.get(), timeout=self._keepalive_timeout())
             except asyncio.TimeoutError:
+                if self._token_expired():
+                    break  # the bearer that opened this stream is no longer valid: the client must come back
                 await self._body(b": keepalive\n\n", more=True)
                 continue
             if event.get("type") == "mcp.end":
@@ -539,6 +548,13 @@ class MCPConsumer(AsyncConsumer):
             if self._is_final(stream, session, event["payload"]):
                 break
         await self._body(b"")
+
+    def _keepalive_timeout(self) -> float:
+        remaining = (self.principal.expires_at - timezone.now()).total_seconds()
+        return max(0.0, min(mcp_settings.SSE_KEEPALIVE_SECONDS, remaining))
+
+    def _token_expired(self) -> bool:
+        return timezone.now() >= self.principal.expires_at
 
     @staticmethod
     def _is_final(stream: str, session: sessions.SessionInfo, payload: dict[str, Any]) -> bool:
@@ -560,12 +576,3 @@ class MCPConsumer(AsyncConsumer):
         await sessions.end_session(session)
         await self._empty(HTTPStatus.NO_CONTENT)
 
-
-def dispatcher_check_listen(message: Message, context: CallContext) -> None:
-    from mcp_types.methods import validate_client_request
-    from pydantic import ValidationError
-
-    try:
-        validate_client_request(message.method, context.version, message.params)
-    except ValidationError:
-        raise InvalidParams() from None

@@ -152,12 +152,9 @@ class Dispatcher:
         before any response byte is written, so the transport can still pick the HTTP status.
         """
         method = message.method or ""
-        if method not in self.table or (method, context.version) not in CLIENT_REQUESTS:
+        if method not in self.table:
             raise MethodNotFound()
-        try:
-            validate_client_request(method, context.version, message.params)
-        except ValidationError:
-            raise InvalidParams() from None
+        self.validate(message, context)
         if method == "tools/call":
             tool = self.registry.tools.get(message.params.get("name"))
             if tool is None:
@@ -167,6 +164,15 @@ class Dispatcher:
             prompt = self.registry.prompts.get(message.params.get("name"))
             if prompt is not None:
                 self._require(prompt.scopes, context)
+
+    def validate(self, message: Message, context: CallContext) -> None:
+        """Is ``message.method`` part of ``context.version``, with params of the right shape?"""
+        if (message.method, context.version) not in CLIENT_REQUESTS:
+            raise MethodNotFound()
+        try:
+            validate_client_request(message.method, context.version, message.params)
+        except ValidationError:
+            raise InvalidParams() from None
 
     async def dispatch(self, message: Message, context: CallContext) -> dict[str, Any]:
         """Answer one request with a JSON-RPC response (result or error)."""

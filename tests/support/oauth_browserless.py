@@ -9,10 +9,14 @@ Reusable by every end-to-end test that needs a real access token from the offici
 * :class:`HeadlessUserAgent` packages that as the provider's ``redirect_handler`` /
   ``callback_handler`` pair, handing the result over through an :class:`asyncio.Future`.
 * :class:`InMemoryTokenStorage` is the provider's ``TokenStorage``.
-* :func:`authorize_like_provider` runs the provider's authorization (steps 1-5 of
-  ``OAuthClientProvider._auth_flow``) without the ``401`` from ``/mcp`` that normally
-  starts it. It goes away once ``/mcp`` exists: then ``httpx2.AsyncClient(auth=provider)``
-  under ``streamable_http_client`` does the same thing by itself.
+* :func:`recording_client` is the ``httpx2.AsyncClient`` to hand the SDK (with
+  ``auth=provider``): every request it makes, the provider's included, is recorded as an
+  :class:`~tests.support.mcp_wire.Exchange`.
+
+The provider starts by itself: ``streamable_http_client(url, http_client=recording_client(log,
+auth=provider))`` sends the first MCP request, ``/mcp`` answers ``401`` with
+``WWW-Authenticate: Bearer resource_metadata=…``, and the provider discovers, registers, sends
+the person through :class:`HeadlessUserAgent`, exchanges the code and retries the request.
 
 HTML is read with :mod:`html.parser`, never with regular expressions.
 """
@@ -22,24 +26,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import httpx2
 from mcp.client.auth import OAuthClientProvider, OAuthFlowError
-from mcp.client.auth.oauth2 import check_registration_usable
-from mcp.client.auth.utils import (
-    build_oauth_authorization_server_metadata_discovery_urls,
-    build_protected_resource_metadata_discovery_urls,
-    create_client_registration_request,
-    create_oauth_metadata_request,
-    get_client_metadata_scopes,
-    handle_auth_metadata_response,
-    handle_protected_resource_response,
-    handle_registration_response,
-    validate_metadata_issuer,
-)
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+
+from tests.support.mcp_wire import Exchange, RecordingTransport
+
+__all__ = [
+    "LOOPBACK_REDIRECT_URI", "AuthorizationRedirect", "Exchange", "HeadlessUserAgent", "InMemoryTokenStorage",
+    "headless_consent", "make_provider", "recording_client",
+]
+
+LOOPBACK_REDIRECT_URI = "http://127.0.0.1:8765/callback"  # never fetched: the redirect is parsed
 
 # --- HTML ---------------------------------------------------------------------------------
 
@@ -246,99 +248,30 @@ class InMemoryTokenStorage:
         self.client_info = client_info
 
 
-@dataclass
-class Exchange:
-    """One HTTP request the SDK made, its form fields (if form-encoded) and the status it got."""
+def recording_client(
+    log: list[Exchange], *, transport: RecordingTransport | None = None, **kwargs: Any
+) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` (the SDK's HTTP library) that appends every exchange to ``log``.
 
-    method: str
-    url: str
-    status: int
-    form: dict[str, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def line(self) -> tuple[str, str, int]:
-        return (self.method, self.url, self.status)
-
-
-def recording_client(log: list[Exchange], **kwargs) -> httpx2.AsyncClient:
-    """An ``httpx2.AsyncClient`` (the SDK's HTTP library) that appends every exchange to ``log``."""
-
-    async def record(response: httpx2.Response) -> None:
-        request = response.request
-        form: dict[str, str] = {}
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            form = {name: values[0] for name, values in parse_qs(request.content.decode()).items()}
-        log.append(Exchange(request.method, str(request.url), response.status_code, form))
-
-    return httpx2.AsyncClient(event_hooks={"response": [record]}, **kwargs)
-
-
-async def authorize_like_provider(
-    provider: OAuthClientProvider,
-    http: httpx2.AsyncClient,
-    *,
-    www_authenticate_resource_metadata: str | None = None,
-    www_authenticate_scope: str | None = None,
-) -> None:
-    """Run steps 1-5 of ``OAuthClientProvider._auth_flow`` (mcp 2.3.0) as its 401 branch does.
-
-    In 2.3.0 the provider starts discovery only when the request it authenticates is answered
-    ``401`` (or ``403 insufficient_scope``); nothing else (no proactive method) performs it.
-    Until ``/mcp`` exists this function replays that branch with the SDK's own building blocks,
-    in the provider's order, and leaves ``provider.context`` and its storage exactly as the
-    provider would: it uses the SDK's parsers and validators for every response and the
-    provider's own methods for the resource check, PKCE, the browser hand-off, the ``state``
-    and RFC 9207 ``iss`` checks, the token request and storing the tokens. The two
-    ``www_authenticate_*`` arguments stand for the parameters of the 401 challenge.
-
-    The provider would fall back to legacy (no-PRM) discovery when the PRM is missing; our
-    server must never need that, so this raises instead.
+    Pass ``transport`` (a :class:`~tests.support.mcp_wire.RecordingTransport` on the same ``log``)
+    to keep a handle on it, e.g. to cut a stream.
     """
-    ctx = provider.context
-    if not provider._initialized:
-        await provider._initialize()
+    return httpx2.AsyncClient(transport=transport or RecordingTransport(log), **kwargs)
 
-    # Step 1: protected resource metadata (RFC 9728; header URL, then path-inserted, then root).
-    for url in build_protected_resource_metadata_discovery_urls(www_authenticate_resource_metadata, ctx.server_url):
-        prm = await handle_protected_resource_response(await http.send(create_oauth_metadata_request(url)))
-        if prm is not None:
-            await provider._validate_resource_match(prm)
-            ctx.protected_resource_metadata = prm
-            ctx.auth_server_url = provider._select_authorization_server([str(s) for s in prm.authorization_servers])
-            break
-    else:
-        raise OAuthFlowError("no protected resource metadata: the SDK would fall back to legacy discovery")
-    expected_issuer = provider._expected_issuer()
 
-    # Step 2: authorization server metadata (RFC 8414, then OIDC), issuer checked (SEP-2468).
-    for url in build_oauth_authorization_server_metadata_discovery_urls(ctx.auth_server_url, ctx.server_url):
-        ok, asm = await handle_auth_metadata_response(await http.send(create_oauth_metadata_request(url)))
-        if not ok:
-            break
-        if asm is not None:
-            validate_metadata_issuer(asm, expected_issuer)
-            ctx.oauth_metadata = asm
-            break
-    if ctx.oauth_metadata is None:
-        raise OAuthFlowError(f"no authorization server metadata for {expected_issuer}")
-
-    # Step 3: scope selection (challenge scope, else PRM scopes_supported, else AS scopes_supported).
-    ctx.client_metadata.scope = get_client_metadata_scopes(
-        www_authenticate_scope, ctx.protected_resource_metadata, ctx.oauth_metadata, ctx.client_metadata.grant_types
+def make_provider(
+    url: str, agent: HeadlessUserAgent, storage: InMemoryTokenStorage, *, client_name: str = "MCP SDK e2e"
+) -> OAuthClientProvider:
+    """The SDK's provider as an MCP client configures it: a public client on a loopback redirect,
+    for the MCP endpoint ``{url}/mcp``."""
+    return OAuthClientProvider(
+        server_url=f"{url}/mcp",
+        client_metadata=OAuthClientMetadata(
+            client_name=client_name,
+            redirect_uris=[LOOPBACK_REDIRECT_URI],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=agent.redirect_handler,
+        callback_handler=agent.callback_handler,
     )
-
-    # Step 4: dynamic client registration (RFC 7591) at the advertised registration_endpoint.
-    if ctx.client_info is None:
-        request = create_client_registration_request(
-            ctx.oauth_metadata, ctx.client_metadata, ctx.get_authorization_base_url(ctx.server_url)
-        )
-        client_info = await handle_registration_response(await http.send(request))
-        check_registration_usable(client_info)
-        if ctx.oauth_metadata.registration_endpoint is not None:
-            client_info.issuer = expected_issuer  # SEP-2352 binding, as the provider records it
-        ctx.client_info = client_info
-        await ctx.storage.set_client_info(client_info)
-
-    # Step 5: authorization (PKCE S256, state, resource) through the handlers, then the token request.
-    token_request = await provider._perform_authorization()
-    await provider._handle_token_response(await http.send(token_request))
