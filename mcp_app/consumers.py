@@ -466,14 +466,7 @@ class MCPConsumer(AsyncConsumer):
         meta = {"io.modelcontextprotocol/subscriptionId": message.id}
         await self._sse(None, jsonrpc.notification("notifications/subscriptions/acknowledged",
                                                    {"_meta": meta, "notifications": filters}))
-        while True:
-            try:
-                event = await asyncio.wait_for(self.events.get(), timeout=self._keepalive_timeout())
-            except asyncio.TimeoutError:
-                if self._token_expired():
-                    break  # the bearer that opened this stream is no longer valid: the client must come back
-                await self._body(b": keepalive\n\n", more=True)
-                continue
+        while (event := await self._next_event()) is not None:
             if event.get("type") == "mcp.list_changed" and wants(filters, event["kind"]):
                 await self._sse(None, jsonrpc.notification(f"notifications/{event['kind']}/list_changed", {"_meta": meta}))
         # A graceful end of the subscription is a complete result (TRANS-41).
@@ -526,14 +519,7 @@ class MCPConsumer(AsyncConsumer):
             if self._is_final(stream, session, payload):
                 await self._body(b"")
                 return
-        while True:
-            try:
-                event = await asyncio.wait_for(self.events.get(), timeout=self._keepalive_timeout())
-            except asyncio.TimeoutError:
-                if self._token_expired():
-                    break  # the bearer that opened this stream is no longer valid: the client must come back
-                await self._body(b": keepalive\n\n", more=True)
-                continue
+        while (event := await self._next_event()) is not None:
             if event.get("type") == "mcp.end":
                 break
             if event.get("type") != "mcp.event":
@@ -549,12 +535,20 @@ class MCPConsumer(AsyncConsumer):
                 break
         await self._body(b"")
 
-    def _keepalive_timeout(self) -> float:
-        remaining = (self.principal.expires_at - timezone.now()).total_seconds()
-        return max(0.0, min(mcp_settings.SSE_KEEPALIVE_SECONDS, remaining))
+    async def _next_event(self) -> dict[str, Any] | None:
+        """The next channel-layer message for a long-lived stream, writing keep-alive comments meanwhile.
 
-    def _token_expired(self) -> bool:
-        return timezone.now() >= self.principal.expires_at
+        ``None`` once the bearer that opened the stream has expired: the client must come back
+        with a fresh token, because every request is authenticated (AUTH-14).
+        """
+        while True:
+            remaining = (self.principal.expires_at - timezone.now()).total_seconds()
+            if remaining <= 0:
+                return None
+            try:
+                return await asyncio.wait_for(self.events.get(), timeout=min(mcp_settings.SSE_KEEPALIVE_SECONDS, remaining))
+            except asyncio.TimeoutError:
+                await self._body(b": keepalive\n\n", more=True)
 
     @staticmethod
     def _is_final(stream: str, session: sessions.SessionInfo, payload: dict[str, Any]) -> bool:
