@@ -1,25 +1,19 @@
-"""The official MCP Python SDK (``mcp`` 2.3.0) completes OAuth against a real daphne.
+"""The official MCP Python SDK (``mcp`` 2.3.0) completes OAuth against a real daphne, from the 401.
 
-``mcp.client.auth.OAuthClientProvider`` discovers the protected resource metadata of
-``{PUBLIC_URL}/mcp`` (AUTH-15, AUTH-16), the authorization server metadata with its issuer
-check (AUTH-22, AUTH-23), registers dynamically (AUTH-31), authorizes with PKCE S256 and
-``resource`` (AUTH-34, AUTH-38) through a headless login and consent, checks the RFC 9207
-``iss`` (AUTH-25, CLAUDE-19) and exchanges the code, in the order Claude does (CLAUDE-07).
-
-How the flow is started, for now. In 2.3.0 the provider (an ``httpx2.Auth``) begins
-discovery only when the request it authenticates is answered ``401`` (or ``403
-insufficient_scope``); it has no proactive entry point, and probing the well-known URLs
-without a ``WWW-Authenticate`` header is still a reaction to that ``401``. ``/mcp`` does not
-exist yet (it answers 404), so :func:`tests.support.oauth_browserless.authorize_like_provider`
-replays the provider's 401 branch with the SDK's own building blocks and methods, against
-the real server, with nothing faked. Once ``/mcp`` exists this test switches to the plain
-flow, a change confined to :func:`sdk_authorize` below::
+The SDK's ``streamable_http_client`` runs on an ``httpx2.AsyncClient`` whose ``auth`` is
+``mcp.client.auth.OAuthClientProvider``, exactly as an MCP client configures it::
 
     async with Client(streamable_http_client(f"{url}/mcp", http_client=httpx2.AsyncClient(auth=provider))):
         ...
 
-(``Client`` from ``mcp``, ``streamable_http_client`` from ``mcp.client.streamable_http``);
-the ``401`` from ``/mcp`` then triggers the same requests, plus the ``POST /mcp`` first.
+Its first request, ``POST /mcp`` (``server/discover``: ``Client`` defaults to ``mode="auto"``),
+is answered ``401`` with ``WWW-Authenticate: Bearer resource_metadata=…, scope="mcp"``
+(AUTH-04, AUTH-05, AUTH-06). The provider then discovers the protected resource metadata it
+names (AUTH-15, AUTH-16), the authorization server metadata with its issuer check (AUTH-22,
+AUTH-23), registers dynamically (AUTH-31), authorizes with PKCE S256 and ``resource``
+(AUTH-34, AUTH-38) through a headless login and consent, checks the RFC 9207 ``iss`` (AUTH-25,
+CLAUDE-19), exchanges the code and retries the ``POST /mcp`` with the token, in the order
+Claude does (CLAUDE-07).
 """
 
 from __future__ import annotations
@@ -29,56 +23,34 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx
+import httpx2
 import pytest
-from mcp.client.auth import OAuthClientProvider
-from mcp.shared.auth import OAuthClientMetadata
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.oauth_browserless import (
+    LOOPBACK_REDIRECT_URI as REDIRECT_URI,
     Exchange,
     HeadlessUserAgent,
     InMemoryTokenStorage,
-    authorize_like_provider,
+    make_provider,
     recording_client,
 )
 
 pytestmark = [pytest.mark.e2e]
 
 TIMEOUT = 30  # seconds, for the whole flow; no step waits on anything but the server
-REDIRECT_URI = "http://127.0.0.1:8765/callback"  # never fetched: the redirect is parsed
-
-
-def make_provider(url: str, agent: HeadlessUserAgent, storage: InMemoryTokenStorage) -> OAuthClientProvider:
-    """The SDK's provider as an MCP client configures it: a public client on a loopback redirect."""
-    return OAuthClientProvider(
-        server_url=f"{url}/mcp",
-        client_metadata=OAuthClientMetadata(
-            client_name="MCP SDK e2e",
-            redirect_uris=[REDIRECT_URI],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
-        redirect_handler=agent.redirect_handler,
-        callback_handler=agent.callback_handler,
-    )
-
-
-async def sdk_authorize(provider: OAuthClientProvider, log: list[Exchange]) -> None:
-    """The SDK's whole authorization, every request it makes recorded in ``log``.
-
-    Switch point: with ``/mcp`` in place this becomes a ``streamable_http_client`` session on
-    a ``recording_client(log, auth=provider)``.
-    """
-    async with recording_client(log, timeout=TIMEOUT) as http:
-        await authorize_like_provider(provider, http)
 
 
 @pytest.mark.asyncio
 async def test_sdk_oauth_client_provider_completes_authorization(daphne_server):
-    """AUTH-15, AUTH-16, AUTH-22, AUTH-23, AUTH-25, AUTH-31, AUTH-34, AUTH-38, CLAUDE-07, CLAUDE-19.
+    """AUTH-04, AUTH-05, AUTH-06, AUTH-07, AUTH-15, AUTH-16, AUTH-22, AUTH-23, AUTH-25, AUTH-31,
+    AUTH-34, AUTH-38, CLAUDE-07, CLAUDE-19.
 
-    The SDK ends with a Bearer access token and a refresh token in its TokenStorage, having
-    made exactly Claude's sequence of requests; the refresh token it stored then works, with
-    rotation, both through the provider's own refresh and in a direct refresh grant.
+    The SDK connects to /mcp from the 401, having made exactly Claude's sequence of requests,
+    with a Bearer access token and a refresh token in its TokenStorage; the refresh token it
+    stored then works, with rotation, both through the provider's own refresh before an MCP
+    request and in a direct refresh grant.
     """
     url = daphne_server.url
     agent = HeadlessUserAgent(username="alice", password="wonderland-42", timeout=TIMEOUT)
@@ -87,17 +59,45 @@ async def test_sdk_oauth_client_provider_completes_authorization(daphne_server):
     log: list[Exchange] = []
 
     with anyio.fail_after(TIMEOUT):
-        await sdk_authorize(provider, log)
+        async with recording_client(log, auth=provider, timeout=httpx2.Timeout(TIMEOUT)) as http:
+            async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
+                connected_log = list(log)
 
-    # CLAUDE-07: PRM (path-inserted form first, found there) → RFC 8414 metadata → DCR → token;
-    # the browser part (authorize, login, consent) ran in between, outside the SDK's client.
-    assert [e.line for e in log] == [
-        ("GET", f"{url}/.well-known/oauth-protected-resource/mcp", 200),
-        ("GET", f"{url}/.well-known/oauth-authorization-server", 200),
-        ("POST", f"{url}/register", 201),
-        ("POST", f"{url}/token", 200),
-    ]
-    token_request = log[-1].form
+                # CLAUDE-07: POST /mcp → 401 → PRM (the challenge's resource_metadata, which is the
+                # path-inserted URL) → RFC 8414 metadata → DCR → token → the same POST /mcp again;
+                # the browser part (authorize, login, consent) ran in between, outside the SDK's client.
+                assert [e.line for e in connected_log] == [
+                    ("POST", f"{url}/mcp", 401),
+                    ("GET", f"{url}/.well-known/oauth-protected-resource/mcp", 200),
+                    ("GET", f"{url}/.well-known/oauth-authorization-server", 200),
+                    ("POST", f"{url}/register", 201),
+                    ("POST", f"{url}/token", 200),
+                    ("POST", f"{url}/mcp", 200),
+                ]
+                challenge, retry = connected_log[0], connected_log[-1]
+                token_request = connected_log[4].form
+                assert client.protocol_version == "2026-07-28"
+
+                # AUTH-34: the provider refreshes by itself, with client_id and resource, before
+                # sending a request once it believes the access token expired (no 401 needed).
+                tokens = storage.tokens
+                assert tokens is not None and tokens.refresh_token
+                first_refresh = tokens.refresh_token
+                provider.context.token_expiry_time = time.time() - 1
+                log.clear()
+                who = await client.call_tool("whoami", {})
+                refresh_log = list(log)
+
+    # AUTH-04, AUTH-05, AUTH-06, AUTH-07: the first request had no token and got a challenge
+    # naming the PRM and the scope, without error= (no credentials were sent).
+    assert challenge.rpc_method == retry.rpc_method == "server/discover"
+    assert "authorization" not in challenge.request_headers
+    www_authenticate = challenge.response_headers["www-authenticate"]
+    assert www_authenticate.startswith("Bearer ")
+    assert f'resource_metadata="{url}/.well-known/oauth-protected-resource/mcp"' in www_authenticate
+    assert 'scope="mcp"' in www_authenticate
+    assert "error=" not in www_authenticate
+    assert retry.request_headers["authorization"] == f"Bearer {tokens.access_token}"
 
     # AUTH-15, AUTH-16: the PRM the SDK accepted names the resource and this server.
     prm = provider.context.protected_resource_metadata
@@ -147,27 +147,21 @@ async def test_sdk_oauth_client_provider_completes_authorization(daphne_server):
     assert redirect.iss == url
 
     # The SDK holds real tokens.
-    tokens = storage.tokens
     assert tokens is not None
     assert tokens.token_type == "Bearer"
     assert tokens.access_token
     assert tokens.refresh_token
     assert tokens.expires_in and tokens.expires_in > 0
     assert "mcp" in (tokens.scope or "").split()
-    first_refresh = tokens.refresh_token
 
-    # AUTH-34: the provider refreshes by itself, with client_id and resource, before sending a
-    # request once it believes the access token expired (the one path of 2.3.0 that needs no
-    # 401). The request it authenticates goes to a public document, so its answer is moot.
-    provider.context.token_expiry_time = time.time() - 1
-    log.clear()
-    with anyio.fail_after(TIMEOUT):
-        async with recording_client(log, timeout=TIMEOUT, auth=provider) as http:
-            await http.get(f"{url}/.well-known/oauth-protected-resource/mcp")
-    assert [e.line for e in log] == [
-        ("POST", f"{url}/token", 200),
-        ("GET", f"{url}/.well-known/oauth-protected-resource/mcp", 200),
-    ]
+    # The refresh before the next MCP request (see above), then the MCP requests of call_tool
+    # (after the call the SDK lists the tools, to check structuredContent against the tool's
+    # output schema), each with the new token.
+    assert [e.line for e in refresh_log] == [("POST", f"{url}/token", 200)] + [("POST", f"{url}/mcp", 200)] * (
+        len(refresh_log) - 1
+    )
+    assert [e.rpc_method for e in refresh_log[1:]] == ["tools/call", "tools/list"]
+    log = refresh_log
     assert log[0].form["grant_type"] == "refresh_token"
     assert log[0].form["refresh_token"] == first_refresh
     assert log[0].form["client_id"] == client_info.client_id
@@ -176,6 +170,9 @@ async def test_sdk_oauth_client_provider_completes_authorization(daphne_server):
     assert refreshed is not None and refreshed.token_type == "Bearer"
     assert refreshed.access_token != tokens.access_token
     assert refreshed.refresh_token and refreshed.refresh_token != first_refresh  # rotated
+    assert {e.request_headers["authorization"] for e in log[1:]} == {f"Bearer {refreshed.access_token}"}
+    assert who.structured_content["client_id"] == client_info.client_id
+    assert who.structured_content["username"] == "alice"
 
     # The stored refresh token also works in a plain refresh grant (public client: client_id, no
     # secret; resource as AUTH-34 requires) and is rotated again.
