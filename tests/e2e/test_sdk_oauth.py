@@ -28,8 +28,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.support.oauth_browserless import LOOPBACK_REDIRECT_URI as REDIRECT_URI
 from tests.support.oauth_browserless import (
-    LOOPBACK_REDIRECT_URI as REDIRECT_URI,
     Exchange,
     HeadlessUserAgent,
     InMemoryTokenStorage,
@@ -59,8 +59,10 @@ async def test_sdk_oauth_client_provider_completes_authorization(daphne_server):
     log: list[Exchange] = []
 
     with anyio.fail_after(TIMEOUT):
-        async with recording_client(log, auth=provider, timeout=httpx2.Timeout(TIMEOUT)) as http:
-            async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
+        async with (
+            recording_client(log, auth=provider, timeout=httpx2.Timeout(TIMEOUT)) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+        ):
                 connected_log = list(log)
 
                 # CLAUDE-07: POST /mcp → 401 → PRM (the challenge's resource_metadata, which is the

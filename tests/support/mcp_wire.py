@@ -59,7 +59,7 @@ def parse_sse_block(block: bytes) -> SseEvent | None:
         if not raw or raw.startswith(":"):
             continue
         name, _, value = raw.partition(":")
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         if name == "id":
             event_id = value
         elif name == "event":
