@@ -82,6 +82,7 @@ class MCPConsumer(AsyncConsumer):
         self.headers_sent = False
         self.released = asyncio.Event()
         self.lock_key: str | None = None
+        self.resumable = False  # a legacy POST stream whose events are stored for Last-Event-ID
         loop = asyncio.ensure_future(super().__call__(scope, receive, send))
         finished = asyncio.ensure_future(self.released.wait())
         try:
@@ -106,6 +107,12 @@ class MCPConsumer(AsyncConsumer):
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
         if self.work is not None and not self.work.done():
+            if self.resumable:
+                # Legacy era: a dropped connection is not a cancellation (TRANS-21, TRANS-55). The
+                # request runs on, its events are stored for GET + Last-Event-ID (writes to the gone
+                # connection are dropped), and this consumer still hears notifications/cancelled and
+                # DELETE; it ends with the request.
+                return
             self.work.cancel()
         raise StopConsumer()
 
@@ -400,6 +407,7 @@ class MCPConsumer(AsyncConsumer):
             await outbox.put(jsonrpc.notification(method, params))
 
         context.send_notification = send_notification
+        self.resumable = session is not None
         await self._start_sse()
         if session is not None and context.version == "2025-11-25":
             await self._sse(await sessions.append_event(session, stream, {}), None)  # priming event (TRANS-21)
