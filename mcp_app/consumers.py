@@ -515,7 +515,8 @@ class MCPConsumer(AsyncConsumer):
         await self._join(session_group(session))
         await self._start_sse()
         if after is None:
-            await self._sse(await sessions.append_event(session, f"p{session.pk}", {}), None)  # priming
+            # Priming event (TRANS-21): an id in this stream, so resuming from it replays what follows.
+            await self._sse(await sessions.append_event(session, stream, {}, delivered=True), None)
             backlog = await sessions.undelivered_standalone(session)
             after = 0
         else:

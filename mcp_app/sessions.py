@@ -76,8 +76,9 @@ def set_log_level(session: SessionInfo, level: str) -> None:
 
 
 @database_sync_to_async
-def append_event(session: SessionInfo, stream: str, payload: dict[str, Any]) -> str:
-    event = Event.objects.create(session_id=session.pk, stream=stream, payload=payload)
+def append_event(session: SessionInfo, stream: str, payload: dict[str, Any], delivered: bool = False) -> str:
+    """Store a stream event; an empty ``payload`` is a priming event (an id without data)."""
+    event = Event.objects.create(session_id=session.pk, stream=stream, payload=payload, delivered=delivered)
     if event.pk % 500 == 0:  # cheap, occasional retention sweep
         Event.objects.filter(created__lt=timezone.now() - timedelta(seconds=mcp_settings.EVENT_RETENTION_SECONDS)).delete()
     return event.event_id
@@ -94,7 +95,7 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
 def events_after(session: SessionInfo, stream: str, after: int) -> list[tuple[str, dict[str, Any]]]:
     """Stored events of ``stream`` in ``session`` after event ``after`` (exclusive), oldest first."""
     events = Event.objects.filter(session_id=session.pk, stream=stream, pk__gt=after).order_by("pk")
-    return [(event.event_id, event.payload) for event in events]
+    return [(event.event_id, event.payload) for event in events if event.payload]
 
 
 @database_sync_to_async
