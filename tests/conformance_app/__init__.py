@@ -1,0 +1,1 @@
+"""Test-only Django app: the fixtures the official MCP conformance suite calls (``tests/settings_conformance``)."""
