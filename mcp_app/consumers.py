@@ -31,7 +31,7 @@ from oauth_app.exceptions import InsufficientScope
 from . import sessions
 from .auth import Challenge, authenticate, challenge
 from .conf import mcp_settings
-from .dispatcher import META_PROTOCOL_VERSION, SERVER_INFO_KEY, CallContext, dispatcher, server_info
+from .dispatcher import META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, SERVER_INFO_KEY, CallContext, dispatcher, server_info
 from .protocol import headers as h
 from .protocol import jsonrpc
 from .protocol.errors import HeaderMismatch, InvalidParams, InvalidRequest, MCPError, MethodNotFound, UnsupportedProtocolVersion
@@ -283,6 +283,11 @@ class MCPConsumer(AsyncConsumer):
         if message.kind != "request":
             await self._empty(HTTPStatus.ACCEPTED)
             return
+        if not isinstance(message.params["_meta"].get(META_CLIENT_CAPABILITIES), dict):
+            # TRANS-28: every _meta field a 2026-07-28 request must carry is checked with HTTP 400.
+            await self._rpc_error(InvalidParams("Missing _meta client capabilities", http_status=HTTPStatus.BAD_REQUEST),
+                                  request_id)
+            return
         context = CallContext(principal=self.principal, version=body_version, era=Era.MODERN)
         if message.method == "subscriptions/listen":
             await self._listen(message, context)
@@ -412,10 +417,12 @@ class MCPConsumer(AsyncConsumer):
         if session is not None and context.version == "2025-11-25":
             await self._sse(await sessions.append_event(session, stream, {}), None)  # priming event (TRANS-21)
         work = asyncio.ensure_future(dispatcher.dispatch(message, context))
+        helpers: tuple[asyncio.Future, ...] = ()
         try:
             while True:
                 getter = asyncio.ensure_future(outbox.get())
                 cancel = asyncio.ensure_future(self._cancelled(message.id))
+                helpers = (getter, cancel)
                 done, _ = await asyncio.wait({work, getter, cancel}, timeout=mcp_settings.SSE_KEEPALIVE_SECONDS,
                                              return_when=asyncio.FIRST_COMPLETED)
                 for pending in (getter, cancel):
@@ -434,8 +441,10 @@ class MCPConsumer(AsyncConsumer):
                     break
                 await self._body(b": keepalive\n\n", more=True)
         finally:
-            if not work.done():
-                work.cancel()
+            # Whatever ended the stream (response, cancellation, disconnect), leave no task running (DJ-09).
+            for task in (work, *helpers):
+                task.cancel()
+            await asyncio.gather(work, *helpers, return_exceptions=True)
         await self._body(b"")
 
     async def _cancelled(self, request_id: Any) -> None:
@@ -515,9 +524,12 @@ class MCPConsumer(AsyncConsumer):
         await self._join(session_group(session))
         await self._start_sse()
         if after is None:
-            # Priming event (TRANS-21): an id in this stream, so resuming from it replays what follows.
-            await self._sse(await sessions.append_event(session, stream, {}, delivered=True), None)
+            # Messages queued while no GET stream was open come first; if there are none, a priming
+            # event (TRANS-21) gives the client an id to resume from. Either way every id sent is
+            # in this stream and in increasing order, so Last-Event-ID replays exactly what follows.
             backlog = await sessions.undelivered_standalone(session)
+            if not backlog:
+                await self._sse(await sessions.append_event(session, stream, {}, delivered=True), None)
             after = 0
         else:
             backlog = await sessions.events_after(session, stream, after)

@@ -84,7 +84,7 @@ def capabilities() -> dict[str, Any]:
 def _paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
     cursor = params.get("cursor")
     start = 0
-    if cursor is not None:
+    if cursor not in (None, ""):  # an empty cursor is the first page (TRANS-54, 2026-07-28)
         try:
             start = int(base64.urlsafe_b64decode(str(cursor).encode()).decode())
         except (ValueError, UnicodeDecodeError):
@@ -284,6 +284,8 @@ class Dispatcher:
         if resource is None or not self._visible(resource.scopes, context):
             raise (InvalidParams if context.era is Era.MODERN else ResourceNotFound)("Resource not found", {"uri": uri})
         value = await _call(resource.handler, context.tool_context(params), **variables)
+        if value is None:  # a template that matched a URI naming nothing
+            raise (InvalidParams if context.era is Era.MODERN else ResourceNotFound)("Resource not found", {"uri": uri})
         if isinstance(value, dict) and "contents" in value:
             return value
         content: dict[str, Any] = {"uri": uri}

@@ -112,13 +112,9 @@ def client_registration(context: ToolContext) -> str:
 
 @registry.resource("mcp://clients/{client_id}", name="client", description="Any client's registration (admin).",
                    scopes=("mcp", "admin"))
-def client_by_id(context: ToolContext, client_id: str) -> str:
+def client_by_id(context: ToolContext, client_id: str) -> str | None:
     client = Client.objects.filter(client_id=client_id).first()
-    if client is None:
-        from ..protocol.errors import InvalidParams
-
-        raise InvalidParams("Resource not found", {"uri": f"mcp://clients/{client_id}"})
-    return _json(_describe(client))
+    return _json(_describe(client)) if client is not None else None
 
 
 def _scope_names(context: ToolContext, prefix: str) -> list[str]:
