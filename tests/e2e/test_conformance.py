@@ -112,9 +112,6 @@ KNOWN_FAILURES: dict[tuple[str, str], dict[str, str]] = {
         "sep-2575-http-server-no-independent-requests-on-stream": NOT_APPLICABLE + (
             "the probe calls a tool that elicits input (test_streaming_elicitation); the server implements "
             "neither elicitation nor InputRequiredResult"),
-        "sep-2575-http-server-meta-invalid-400": PRODUCT_GAP + (
-            "a request whose _meta lacks io.modelcontextprotocol/clientCapabilities gets -32602 with HTTP 200, "
-            "not 400 (TRANS-28)"),
         "sep-2575-http-server-header-mismatch-400": PRODUCT_GAP + (
             "MCP-Protocol-Version 2026-07-28 with an unsupported _meta version gets -32022, not -32020 "
             "HeaderMismatch (TRANS-29)"),
