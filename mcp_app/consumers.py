@@ -269,12 +269,18 @@ class MCPConsumer(AsyncConsumer):
             await self._rpc_error(InvalidParams("Missing _meta protocol version and client capabilities",
                                                 http_status=HTTPStatus.BAD_REQUEST), request_id)
             return
+        try:
+            # TRANS-29 before TRANS-30: a header that disagrees with the body is a HeaderMismatch,
+            # whatever version the body names.
+            self._check_modern_version_header(body_version, header_version)
+        except HeaderMismatch as exc:
+            await self._rpc_error(exc, request_id)
+            return
         if body_version not in MODERN_VERSIONS:
             await self._rpc_error(UnsupportedProtocolVersion(data={"supported": list(SUPPORTED_VERSIONS),
                                                                    "requested": str(body_version)}), request_id)
             return
         try:
-            self._check_modern_version_header(body_version, header_version)
             if message.kind != "response":
                 h.check_modern_headers(self.request_headers, message.method or "", message.params)
         except HeaderMismatch as exc:
@@ -299,6 +305,9 @@ class MCPConsumer(AsyncConsumer):
             return
         except InvalidParams as exc:
             exc.http_status = HTTPStatus.BAD_REQUEST if not isinstance(message.params.get("_meta"), dict) else exc.http_status
+            await self._rpc_error(exc, request_id)
+            return
+        except MCPError as exc:  # e.g. MissingClientCapability: its own HTTP status (400)
             await self._rpc_error(exc, request_id)
             return
         meta = message.params.get("_meta") or {}

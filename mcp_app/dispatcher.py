@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .conf import mcp_settings
 from .protocol import jsonrpc
-from .protocol.errors import InvalidParams, MCPError, MethodNotFound, ResourceNotFound
+from .protocol.errors import InvalidParams, MCPError, MethodNotFound, MissingClientCapability, ResourceNotFound
 from .protocol.jsonrpc import Message
 from .protocol.versions import SUPPORTED_VERSIONS, Era, negotiate
 from .tools.registry import LOG_LEVELS, ArgumentsInvalid, Registry, ToolContext, registry as default_registry
@@ -160,6 +160,7 @@ class Dispatcher:
             if tool is None:
                 raise InvalidParams(f"Unknown tool: {message.params.get('name')}")
             self._require(tool.scopes, context)
+            self._require_client_capabilities(tool.client_capabilities, message.params, context)
         elif method == "prompts/get":
             prompt = self.registry.prompts.get(message.params.get("name"))
             if prompt is not None:
@@ -202,6 +203,15 @@ class Dispatcher:
     def _require(self, scopes: tuple[str, ...], context: CallContext) -> None:
         if not set(scopes) <= context.principal.scopes:
             raise InsufficientScope(sorted(set(scopes) | {"mcp"}))
+
+    def _require_client_capabilities(self, needed: tuple[str, ...], params: dict[str, Any], context: CallContext) -> None:
+        """2026-07-28: a request needing a capability the client did not declare in ``_meta`` gets -32021."""
+        if not needed or context.era is not Era.MODERN:
+            return
+        declared = (params.get("_meta") or {}).get(META_CLIENT_CAPABILITIES)
+        missing = [name for name in needed if not isinstance(declared, dict) or name not in declared]
+        if missing:
+            raise MissingClientCapability(data={"requiredCapabilities": {name: {} for name in missing}})
 
     def _visible(self, scopes: tuple[str, ...], context: CallContext) -> bool:
         return set(scopes) <= context.principal.scopes

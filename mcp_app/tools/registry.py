@@ -89,6 +89,8 @@ class Tool:
     title: str | None = None
     arguments_model: type[BaseModel] | None = None
     wants_context: bool = False
+    client_capabilities: tuple[str, ...] = ()
+    """Client capabilities the tool relies on; a 2026-07-28 call without them gets -32021."""
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         if self.arguments_model is not None:
@@ -231,7 +233,8 @@ class Registry:
 
     def tool(self, name: str | None = None, *, description: str | None = None, input_schema: dict | None = None,
              output_schema: dict | None = None, annotations: dict | None = None, scopes: Iterable[str] = ("mcp",),
-             title: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             title: str | None = None, client_capabilities: Iterable[str] = ()
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
             tool_name = name or function.__name__
             if not TOOL_NAME.match(tool_name):
@@ -252,6 +255,7 @@ class Registry:
                 title=title,
                 arguments_model=None if input_schema is not None else model,
                 wants_context=wants_context,
+                client_capabilities=tuple(client_capabilities),
             )
             return function
 

@@ -200,3 +200,9 @@ async def test_trigger_prompt_change() -> dict:
         registry.prompt("test_dynamic_prompt", description="A prompt that comes and goes")(_dynamic_prompt)
     await registry.list_changed("prompts")
     return {"content": [_text("The prompts list changed")]}
+
+
+@registry.tool(description="Relies on the client's sampling capability: a call from a client that did not declare it "
+               "is refused with -32021 before the tool runs", client_capabilities=("sampling",))
+async def test_missing_capability() -> dict:
+    return {"content": [_text("The client declared sampling")]}

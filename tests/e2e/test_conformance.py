@@ -106,19 +106,11 @@ RUNS = [(scenario, era) for scenario, eras in SCENARIOS.items() for era in eras]
 # Checks allowed to fail, by (scenario, era) and check id, each with its reason. A listed check
 # that no longer fails raises a warning asking for its entry to be removed.
 NOT_APPLICABLE = "not applicable: "
-PRODUCT_GAP = "product gap, fixed by the patch in the conformance report: "
 KNOWN_FAILURES: dict[tuple[str, str], dict[str, str]] = {
     ("server-stateless", MODERN): {
         "sep-2575-http-server-no-independent-requests-on-stream": NOT_APPLICABLE + (
             "the probe calls a tool that elicits input (test_streaming_elicitation); the server implements "
             "neither elicitation nor InputRequiredResult"),
-        "sep-2575-http-server-header-mismatch-400": PRODUCT_GAP + (
-            "MCP-Protocol-Version 2026-07-28 with an unsupported _meta version gets -32022, not -32020 "
-            "HeaderMismatch (TRANS-29)"),
-        "sep-2575-server-rejects-undeclared-capability": PRODUCT_GAP + (
-            "a tool cannot declare the client capabilities it needs, so no request is ever refused with "
-            "-32021 (probe tool test_missing_capability)"),
-        "sep-2575-missing-capability-http-400": PRODUCT_GAP + "same as sep-2575-server-rejects-undeclared-capability",
     },
 }
 SCENARIO_TIMEOUT_MS = 20_000
