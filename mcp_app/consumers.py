@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import secrets
+from urllib.parse import urlsplit
 from http import HTTPStatus
 from typing import Any
 
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from oauth_app.exceptions import InsufficientScope
+from oauth_app.redirects import LOOPBACK_HOSTS
 
 from . import sessions
 from .auth import Challenge, authenticate, challenge
@@ -227,8 +229,15 @@ class MCPConsumer(AsyncConsumer):
             await self._challenge(challenge(exc, exc.required))
 
     def _origin_allowed(self, origin: str) -> bool:
-        allowed = getattr(settings, "CORS_ORIGINS", ["*"])
-        return "*" in allowed or origin in allowed or origin == settings.PUBLIC_URL
+        """TRANS-02 (DNS rebinding): browsers may call /mcp only from this server's own origin, a
+        loopback origin (the MCP Inspector, local apps), or an origin listed explicitly in
+        ``CORS_ALLOWED_ORIGINS``; its ``*`` opens the metadata endpoints, never /mcp. Requests
+        without ``Origin`` (server-to-server, e.g. Claude's backend) are not affected."""
+        listed = [entry for entry in getattr(settings, "CORS_ORIGINS", []) if entry != "*"]
+        if origin == settings.PUBLIC_URL or origin in listed:
+            return True
+        parts = urlsplit(origin)
+        return parts.scheme in {"http", "https"} and (parts.hostname or "") in LOOPBACK_HOSTS
 
     ### POST ------------------------------------------------------------------------------------------
 

@@ -392,9 +392,10 @@ class TestAuthentication:
 
 
 class TestCors:
-    async def test_preflight_without_token(self, tokens):
+    async def test_preflight_without_token(self, tokens, settings):
         """CLAUDE-18: OPTIONS is answered without a token, allowing the MCP headers and exposing WWW-Authenticate and
         Mcp-Session-Id."""
+        settings.CORS_ORIGINS = ["https://inspector.example"]
         reply = await exchange("OPTIONS", headers=[(b"origin", b"https://inspector.example"),
                                                    (b"access-control-request-method", b"POST"),
                                                    (b"access-control-request-headers", b"authorization, mcp-method")])
@@ -406,8 +407,9 @@ class TestCors:
             "www-authenticate", "mcp-session-id"}
         assert "access-control-allow-credentials" not in reply.headers
 
-    async def test_cors_headers_on_a_401(self, tokens):
+    async def test_cors_headers_on_a_401(self, tokens, settings):
         """CLAUDE-18: a browser client can read the challenge of a 401 (exposed WWW-Authenticate)."""
+        settings.CORS_ORIGINS = ["https://inspector.example"]
         reply = await exchange("POST", headers=header_list(None, extra={"Origin": "https://inspector.example"}), body=b"{}")
         assert reply.status == 401
         assert reply.headers["access-control-allow-origin"] == "https://inspector.example"
@@ -431,6 +433,19 @@ class TestCors:
                 extra["Origin"] = origin
             reply = await client.post(request, extra)
             assert reply.status == 200, (origin, reply.body)
+
+
+    @pytest.mark.parametrize("origin, status", [
+        ("https://evil.example", 403), ("http://localhost:6274", 200), ("http://127.0.0.1:5173", 200),
+        ("http://testserver", 200), ("http://localhost.evil.example", 403)])
+    async def test_default_origin_policy(self, tokens, settings, origin, status):
+        """TRANS-02: with the default CORS_ALLOWED_ORIGINS=* the metadata is open to any origin, but /mcp
+        accepts browser origins only from itself and loopback (MCP Inspector), so DNS rebinding gets 403."""
+        settings.CORS_ORIGINS = ["*"]
+        client = MCP(tokens.alice)
+        reply = await client.post(client.modern_request("server/discover"),
+                                  {**client.modern_headers("server/discover"), "Origin": origin})
+        assert reply.status == status
 
 
 # --- general HTTP rules ----------------------------------------------------------------------------------------
