@@ -34,6 +34,7 @@ test: $(VENV)/.installed-test
 # One line per benchmark script; BENCH_TOKENS_ARGS passes options, e.g. "--seconds 2 --algorithm ES256".
 bench: $(VENV)/.installed-test
 	$(PY) bench/bench_tokens.py $(BENCH_TOKENS_ARGS)
+	$(PY) bench/bench_mcp.py $(BENCH_MCP_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles
