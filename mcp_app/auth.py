@@ -13,9 +13,10 @@ from django.conf import settings
 from django.urls import reverse
 from oauth2_provider.www_authenticate import build_bearer_challenge
 from oauth_app.exceptions import InsufficientScope, InvalidToken, TokenError
-from oauth_app.tokens import Principal, averify_access_token
+from oauth_app.tokens import Principal, verify_access_token
 
 from .conf import mcp_settings
+from .db import database_sync_to_async
 
 
 def resource_metadata_url() -> str:
@@ -59,7 +60,9 @@ async def authenticate(authorization: str | None) -> Principal | Challenge:
     if raw is None:
         return challenge(None)
     try:
-        return await averify_access_token(raw, settings.MCP_RESOURCE, tuple(mcp_settings.REQUIRED_SCOPES))
+        # oauth_app.tokens.averify_access_token, but through mcp_app.db (the connection stays open).
+        return await database_sync_to_async(verify_access_token)(raw, settings.MCP_RESOURCE,
+                                                                 tuple(mcp_settings.REQUIRED_SCOPES))
     except InsufficientScope as exc:
         return challenge(exc, exc.required)
     except InvalidToken as exc:

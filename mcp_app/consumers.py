@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from http import HTTPStatus
 from typing import Any
 
-from channels.consumer import AsyncConsumer
+from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.core.cache import cache
@@ -97,6 +97,18 @@ class MCPConsumer(AsyncConsumer):
             await self._leave_groups()
 
     ### Receiving ------------------------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """``AsyncConsumer.dispatch`` without its ``aclose_old_connections()`` before every message.
+
+        That call is a hop to the database thread per incoming message, and it would close the
+        connection :mod:`mcp_app.db` keeps there. No handler here touches the database: every query
+        goes through ``mcp_app.db.database_sync_to_async``, which does that housekeeping itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def http_request(self, message: dict[str, Any]) -> None:
         if self.work is not None:

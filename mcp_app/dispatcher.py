@@ -101,7 +101,7 @@ async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if inspect.iscoroutinefunction(function):
         return await function(*args, **kwargs)
     # Synchronous handlers may use the ORM: run them off the event loop.
-    from channels.db import database_sync_to_async
+    from .db import database_sync_to_async
 
     return await database_sync_to_async(function)(*args, **kwargs)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from .conf import mcp_settings
+from .db import database_sync_to_async
 from .models import Event, Session
 
 

@@ -167,14 +167,17 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+# Under ASGI every Django request runs in a thread of its own, so persistent connections would
+# outlive their threads: CONN_MAX_AGE stays 0 and PostgreSQL uses psycopg's connection pool instead.
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 except Exception:  # dj-database-url raises assorted errors for bad URLs
     CONFIG_ERRORS.append("DATABASE_URL is not a valid database URL (e.g. postgres://user@host/db or sqlite:///path).")
     DATABASES = {"default": dj_database_url.parse(f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": _env_int("DATABASE_POOL_SIZE", 10, minimum=1)}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from oauth_app import revocation
 from oauth_app.models import Client, Scope
 
+from ..db import database_sync_to_async
 from .registry import PromptArgument, ToolContext, registry
 
 
