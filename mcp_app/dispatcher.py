@@ -29,7 +29,7 @@ from .protocol import jsonrpc
 from .protocol.errors import InvalidParams, MCPError, MethodNotFound, MissingClientCapability, ResourceNotFound
 from .protocol.jsonrpc import Message
 from .protocol.versions import SUPPORTED_VERSIONS, Era, negotiate
-from .tools.registry import LOG_LEVELS, ArgumentsInvalid, Registry, ToolContext, registry as default_registry
+from .tools.registry import LOG_LEVELS, Registry, ToolContext, ToolError, registry as default_registry
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ class Dispatcher:
         tool = self.registry.tools[params["name"]]
         try:
             arguments = tool.validate(params.get("arguments") or {})
-        except ArgumentsInvalid as exc:
+        except ToolError as exc:
             return error_result(str(exc))
         if tool.wants_context:
             arguments[CONTEXT_NAME] = context.tool_context(params)
@@ -266,6 +266,8 @@ class Dispatcher:
             raise
         except MCPError:
             raise
+        except ToolError as exc:
+            return error_result(str(exc))
         except Exception:
             log.exception("Tool %s failed", tool.name)
             return error_result(f"The tool {tool.name} failed unexpectedly.")

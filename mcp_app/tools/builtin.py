@@ -7,6 +7,7 @@ revocation code the admin uses).
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Literal
 
 from django.contrib.auth import get_user_model
@@ -14,7 +15,7 @@ from oauth_app import revocation
 from oauth_app.models import Client, Scope
 
 from ..db import database_sync_to_async
-from .registry import PromptArgument, ToolContext, registry
+from .registry import PromptArgument, ToolContext, ToolError, registry
 
 
 @database_sync_to_async
@@ -54,12 +55,12 @@ def _describe(client: Client) -> dict:
 
 
 @registry.tool(scopes=("mcp", "admin"), title="List OAuth clients", annotations={"readOnlyHint": True})
-def list_clients(search: str = "", limit: int = 50) -> list[dict] | dict:
+def list_clients(search: str = "", limit: int = 50) -> list[dict]:
     """List the OAuth clients registered here (newest first), optionally filtered by name or client id."""
     queryset = Client.objects.order_by("-created")
     if search:
         queryset = queryset.filter(name__icontains=search) | queryset.filter(client_id__icontains=search)
-    return {"content": [{"type": "text", "text": _json([_describe(c) for c in queryset[: max(1, min(limit, 500))]])}]}
+    return [_describe(client) for client in queryset[: max(1, min(limit, 500))]]
 
 
 @registry.tool(scopes=("mcp", "admin"), title="Revoke a client's tokens",
@@ -68,7 +69,7 @@ def revoke_client_tokens(client_id: str) -> str:
     """Revoke every access and refresh token of one client, effective immediately."""
     client = Client.objects.filter(client_id=client_id).first()
     if client is None:
-        return {"content": [{"type": "text", "text": f"No client with id {client_id}."}], "isError": True}
+        raise ToolError(f"No client with id {client_id}.")
     count = revocation.revoke_client_tokens(client)
     return f"Revoked {count} access token(s) of {client.name or client.client_id}; its refresh tokens are revoked too."
 
@@ -98,8 +99,6 @@ async def start_notification_stream(context: ToolContext, interval: float = 1.0,
 
 
 def _json(value) -> str:
-    import json
-
     return json.dumps(value, indent=2)
 
 

@@ -73,7 +73,11 @@ class ToolContext:
 LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
 
-class ArgumentsInvalid(Exception):
+class ToolError(Exception):
+    """Raised by a tool to answer with ``isError: true`` and this message (shown to the model as is)."""
+
+
+class ArgumentsInvalid(ToolError):
     """The arguments do not match the input schema; the message is safe to show the model."""
 
 
