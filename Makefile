@@ -26,7 +26,9 @@ setup: $(VENV)/.installed
 	$(PY) manage.py ensureadmin
 
 run: setup
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) project.asgi:application
+	# A legacy-era tool call keeps running after its client drops the stream (it resumes with
+	# Last-Event-ID); give it Claude's 300 s tool timeout instead of daphne's default 10 s.
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --application-close-timeout 300 project.asgi:application
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)

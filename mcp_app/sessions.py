@@ -79,8 +79,10 @@ def set_log_level(session: SessionInfo, level: str) -> None:
 def append_event(session: SessionInfo, stream: str, payload: dict[str, Any], delivered: bool = False) -> str:
     """Store a stream event; an empty ``payload`` is a priming event (an id without data)."""
     event = Event.objects.create(session_id=session.pk, stream=stream, payload=payload, delivered=delivered)
-    if event.pk % 500 == 0:  # cheap, occasional retention sweep
-        Event.objects.filter(created__lt=timezone.now() - timedelta(seconds=mcp_settings.EVENT_RETENTION_SECONDS)).delete()
+    if event.pk % 500 == 0:  # cheap, occasional retention sweep of old events and idle sessions
+        now = timezone.now()
+        Event.objects.filter(created__lt=now - timedelta(seconds=mcp_settings.EVENT_RETENTION_SECONDS)).delete()
+        Session.objects.filter(last_seen__lt=now - timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)).delete()
     return event.event_id
 
 
