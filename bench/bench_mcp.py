@@ -40,16 +40,15 @@ not a requirement) and prints where their time goes.
 
 from __future__ import annotations
 
+
 import argparse
 import asyncio
 import collections
 import json
 import math
 import os
-import platform
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+from machine import machine_info as shared_machine_info  # bench/ is sys.path[0] when run as a script
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -541,25 +542,12 @@ async def profile_case(case: Case, url: str, token: str, pid: int, args: argpars
 # --- Output --------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
+PACKAGES = ("Django", "channels", "daphne", "Twisted", "asgiref", "django-oauth-toolkit", "PyJWT", "cryptography",
+    "pydantic", "mcp", "mcp-types", "uvicorn", "starlette", "anyio", "h11", "httptools", "uvloop", "httpx")
 
-    return {
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "sqlite": sqlite3.sqlite_version,
-        "packages": {dist: version(dist) for dist in (
-            "Django", "channels", "daphne", "Twisted", "asgiref", "django-oauth-toolkit", "PyJWT", "cryptography",
-            "pydantic", "mcp", "mcp-types", "uvicorn", "starlette", "anyio", "h11", "httptools", "uvloop", "httpx")},
-    }
+
+def machine_info() -> dict:
+    return shared_machine_info(PACKAGES)
 
 
 def fmt(value: float | None, pattern: str) -> str:

@@ -25,6 +25,7 @@ is printed and the results are written as JSON to ``bench/results/tokens-<UTC ti
 
 from __future__ import annotations
 
+
 import argparse
 import base64
 import cProfile
@@ -32,7 +33,6 @@ import io
 import json
 import math
 import os
-import platform
 import pstats
 import sqlite3
 import sys
@@ -40,8 +40,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
+
+from machine import machine_info as shared_machine_info  # bench/ is sys.path[0] when run as a script
 from typing import Callable
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -406,24 +407,11 @@ def profile(case: str, step: Callable[[], int], args: argparse.Namespace, top: i
 # --- Output --------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
+PACKAGES = ("Django", "django-oauth-toolkit", "oauthlib", "PyJWT", "cryptography")
 
-    return {
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "sqlite": sqlite3.sqlite_version,
-        "packages": {dist: version(dist) for dist in
-                     ("Django", "django-oauth-toolkit", "oauthlib", "PyJWT", "cryptography")},
-    }
+
+def machine_info() -> dict:
+    return shared_machine_info(PACKAGES)
 
 
 def table(results: list[Result]) -> str:
