@@ -35,11 +35,11 @@ from .auth import Challenge, authenticate, challenge
 from .conf import mcp_settings
 from .dispatcher import META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, SERVER_INFO_KEY, CallContext, dispatcher, server_info
 from .protocol import headers as h
-from .protocol import jsonrpc
+from .protocol import jsonrpc, sse
 from .protocol.errors import HeaderMismatch, InvalidParams, InvalidRequest, MCPError, MethodNotFound, UnsupportedProtocolVersion
 from .protocol.jsonrpc import Message
 from .protocol.versions import (
-    DEFAULT_LEGACY, LEGACY_VERSIONS, MODERN_VERSIONS, SUPPORTED_VERSIONS, Era, allows_batches, negotiate,
+    DEFAULT_LEGACY, LEGACY_VERSIONS, MODERN_VERSIONS, SUPPORTED_VERSIONS, Era, allows_batches, negotiate, request_era,
 )
 from .subscriptions import LISTEN_GROUP, acknowledged_filter, wants
 
@@ -56,15 +56,6 @@ def stream_group(stream: str) -> str:
 
 def session_group(session: sessions.SessionInfo) -> str:
     return f"mcp-session-{session.pk}"
-
-
-def _accepts(accept: str, media_type: str) -> bool:
-    kind = media_type.split("/")[0]
-    for part in accept.split(","):
-        value = part.split(";")[0].strip().lower()
-        if value in {media_type, f"{kind}/*", "*/*"}:
-            return True
-    return False
 
 
 class Finished(Exception):
@@ -260,7 +251,7 @@ class MCPConsumer(AsyncConsumer):
                                                  http_status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE))
             return
         accept = self._header("accept") or ""
-        if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
+        if not (h.accepts(accept, "application/json") and h.accepts(accept, "text/event-stream")):
             await self._rpc_error(InvalidRequest("Accept must list application/json and text/event-stream",
                                                  http_status=HTTPStatus.NOT_ACCEPTABLE))
             return
@@ -273,7 +264,7 @@ class MCPConsumer(AsyncConsumer):
         meta = first.params.get("_meta") if isinstance(first.params, dict) else None
         body_version = meta.get(META_PROTOCOL_VERSION) if isinstance(meta, dict) else None
         header_version = self._header(h.PROTOCOL_VERSION)
-        if body_version is not None or header_version in MODERN_VERSIONS or first.method == "server/discover":
+        if request_era(body_version, header_version, first.method) is Era.MODERN:
             await self._post_modern(messages, is_batch, body_version, header_version)
         else:
             await self._post_legacy(messages, is_batch, header_version)
@@ -469,7 +460,7 @@ class MCPConsumer(AsyncConsumer):
                         await self._emit(session, stream, outbox.get_nowait())
                     await self._emit(session, stream, work.result())
                     break
-                await self._body(b": keepalive\n\n", more=True)
+                await self._body(sse.KEEPALIVE, more=True)
         finally:
             # Whatever ended the stream (response, cancellation, disconnect), leave no task running (DJ-09).
             for task in (work, *helpers):
@@ -489,15 +480,10 @@ class MCPConsumer(AsyncConsumer):
 
     async def _start_sse(self) -> None:
         await self._start(HTTPStatus.OK, "text/event-stream", [(b"x-accel-buffering", b"no")])
-        await self._body(f"retry: {mcp_settings.SSE_RETRY_MILLISECONDS}\n\n".encode(), more=True)
+        await self._body(sse.retry(mcp_settings.SSE_RETRY_MILLISECONDS), more=True)
 
     async def _sse(self, event_id: str | None, payload: dict[str, Any] | None) -> None:
-        lines = []
-        if event_id is not None:
-            lines.append(f"id: {event_id}")
-        lines.append("event: message")
-        lines.append("data: " + (json.dumps(payload) if payload is not None else ""))
-        await self._body(("\n".join(lines) + "\n\n").encode(), more=True)
+        await self._body(sse.event(event_id, payload), more=True)
 
     # --- modern subscriptions/listen ------------------------------------------------------------------
 
@@ -528,7 +514,7 @@ class MCPConsumer(AsyncConsumer):
         if not session_id:
             await self._empty(HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", b"POST, OPTIONS")])
             return
-        if not _accepts(self._header("accept") or "", "text/event-stream"):
+        if not h.accepts(self._header("accept") or "", "text/event-stream"):
             await self._rpc_error(InvalidRequest("Accept must list text/event-stream", http_status=HTTPStatus.NOT_ACCEPTABLE))
             return
         session = await sessions.resolve_session(session_id, self.principal)
@@ -599,7 +585,7 @@ class MCPConsumer(AsyncConsumer):
             try:
                 return await asyncio.wait_for(self.events.get(), timeout=min(mcp_settings.SSE_KEEPALIVE_SECONDS, remaining))
             except asyncio.TimeoutError:
-                await self._body(b": keepalive\n\n", more=True)
+                await self._body(sse.KEEPALIVE, more=True)
 
     @staticmethod
     def _is_final(stream: str, session: sessions.SessionInfo, payload: dict[str, Any]) -> bool:

@@ -53,3 +53,13 @@ def check_modern_headers(headers: dict[str, str], method: str, params: dict[str,
         raise HeaderMismatch("Missing Mcp-Name header")
     if decode_header_value(sent_name) != params.get(field):
         raise HeaderMismatch("Mcp-Name header does not match the request body")
+
+
+def accepts(accept: str, media_type: str) -> bool:
+    """Whether an ``Accept`` header value admits ``media_type`` (wildcards included), TRANS-05."""
+    kind = media_type.split("/")[0]
+    for part in accept.split(","):
+        value = part.split(";")[0].strip().lower()
+        if value in {media_type, f"{kind}/*", "*/*"}:
+            return True
+    return False

@@ -41,6 +41,18 @@ def era_of(version: str) -> Era | None:
     return None
 
 
+def request_era(body_version: object, header_version: str | None, method: str | None) -> Era:
+    """TRANS-44: which era a POST belongs to, decided per request.
+
+    A body carrying ``_meta`` protocol version, a modern ``MCP-Protocol-Version`` header, or
+    ``server/discover`` is the stateless era; everything else (``initialize``, session traffic)
+    is the legacy era. An unsupported modern version is then refused by the modern path (-32022).
+    """
+    if body_version is not None or header_version in MODERN_VERSIONS or method == "server/discover":
+        return Era.MODERN
+    return Era.LEGACY
+
+
 def negotiate(requested: object) -> str:
     """TRANS-23: echo a supported legacy version, otherwise answer with the latest legacy one."""
     return requested if isinstance(requested, str) and requested in LEGACY_VERSIONS else LATEST_LEGACY

@@ -319,3 +319,41 @@ class TestModernHeaders:
         """TRANS-32: header names are case-insensitive on the wire; the transport lowercases them."""
         assert (headers.METHOD, headers.NAME, headers.PROTOCOL_VERSION, headers.SESSION_ID, headers.LAST_EVENT_ID) == (
             "mcp-method", "mcp-name", "mcp-protocol-version", "mcp-session-id", "last-event-id")
+
+
+# --- era selection and SSE framing ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body_version, header_version, method, era", [
+    ("2026-07-28", "2026-07-28", "tools/list", "modern"),
+    ("1999-01-01", None, "tools/list", "modern"),
+    (None, "2026-07-28", "tools/list", "modern"),
+    (None, None, "server/discover", "modern"),
+    (None, "2025-11-25", "tools/list", "legacy"),
+    (None, None, "initialize", "legacy"),
+])
+def test_request_era(body_version, header_version, method, era):
+    """TRANS-44: the era is decided per request, from the body's _meta, the header or the method."""
+    from mcp_app.protocol.versions import request_era
+
+    assert request_era(body_version, header_version, method).value == era
+
+
+def test_sse_framing():
+    """TRANS-21: a priming event is an id with empty data; messages are JSON on one data line."""
+    from mcp_app.protocol import sse
+
+    assert sse.event("s1.5", None) == b"id: s1.5\nevent: message\ndata: \n\n"
+    assert sse.event(None, {"a": 1}) == b'event: message\ndata: {"a": 1}\n\n'
+    assert sse.retry(1000) == b"retry: 1000\n\n"
+    assert sse.KEEPALIVE.startswith(b":")
+
+
+@pytest.mark.parametrize("accept, ok", [
+    ("application/json, text/event-stream", True), ("*/*", True), ("text/*, application/*", True),
+    ("application/json;q=0.9", False), ("", False)])
+def test_accepts(accept, ok):
+    """TRANS-05: both media types (or wildcards covering them) must be acceptable."""
+    from mcp_app.protocol.headers import accepts
+
+    assert (accepts(accept, "application/json") and accepts(accept, "text/event-stream")) is ok
