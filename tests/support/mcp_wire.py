@@ -12,24 +12,22 @@ cut after a given number of events, at an event boundary, the connection closed 
 a disconnect) and the SDK's read fails with ``httpx2.ReadError``, as on a dropped network.
 
 :func:`assert_schema` validates a server message against the official MCP JSON schema of a
-protocol version (``$MCP_SCHEMA_DIR``, by default ``/work/shared/mcp-schema/<version>.json``).
+protocol version (``tests.support.schema.SCHEMA_DIR``: ``../shared/mcp-schema`` beside the checkout, or ``$MCP_SCHEMA_DIR``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import jsonschema
 
-SCHEMA_DIR = Path(os.environ.get("MCP_SCHEMA_DIR", "/work/shared/mcp-schema"))
+from tests.support.schema import SCHEMA_DIR  # noqa: E402  (one place that knows where ../shared is)
 
 
 # --- SSE ------------------------------------------------------------------------------------------
