@@ -50,6 +50,31 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in keys])
 
 
+def reencrypt_all() -> int:
+    """Re-encrypt every stored private key under the first ``SIGNING_KEY_ENCRYPTION_KEY``.
+
+    The middle step of rotating the key-encryption key (docs/deploy.md): put the new key first
+    and keep the old one after it, run this, then drop the old key. ``MultiFernet.rotate``
+    decrypts with whichever key works and encrypts with the first. All rows change in one
+    transaction, so a key that no configured key decrypts changes nothing and raises
+    :class:`SigningKeyError` naming its kid. Returns how many keys were re-encrypted.
+    """
+    fernet = _fernet()
+    count = 0
+    with transaction.atomic():
+        for key in SigningKey.objects.select_for_update().order_by("pk"):
+            try:
+                key.private_key = fernet.rotate(bytes(key.private_key))
+            except InvalidToken as exc:
+                raise SigningKeyError(f"Signing key {key.kid} cannot be decrypted with any SIGNING_KEY_ENCRYPTION_KEY; "
+                                      "add the key it was encrypted with (after the new one) and run this again.") from exc
+            key.save(update_fields=["private_key"])
+            count += 1
+    _load_private_key.cache_clear()
+    clear_cache()
+    return count
+
+
 # --- Creation --------------------------------------------------------------------------------
 
 

@@ -77,7 +77,10 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = _env_int("PORT", 8000, minimum=1)
 DEBUG = _env_bool("DEBUG", False)
 
-PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://{HOST}:{PORT}")
+# Whether PUBLIC_URL came from the environment: behind a TLS proxy it must (oauth_app.E101),
+# because the fallback is built from daphne's HOST/PORT, not from what clients see.
+PUBLIC_URL_FROM_ENVIRONMENT = bool(os.environ.get("PUBLIC_URL"))
+PUBLIC_URL = os.environ.get("PUBLIC_URL") or f"http://{HOST}:{PORT}"
 _public = urlsplit(PUBLIC_URL)
 if _public.scheme not in {"http", "https"} or not _public.hostname:
     CONFIG_ERRORS.append(f"PUBLIC_URL={PUBLIC_URL!r} must be an absolute http(s) origin such as https://auth.example.com.")
@@ -98,6 +101,7 @@ PRODUCTION = _public.scheme == "https" and not DEBUG
 
 # Fernet keys (comma-separated; the first encrypts, all decrypt) protecting signing keys at rest.
 SIGNING_KEY_ENCRYPTION_KEYS = _env_list("SIGNING_KEY_ENCRYPTION_KEY", [])
+SIGNING_KEY_ENCRYPTION_KEY_FROM_ENVIRONMENT = bool(SIGNING_KEY_ENCRYPTION_KEYS)
 if not SIGNING_KEY_ENCRYPTION_KEYS and not PRODUCTION:
     SIGNING_KEY_ENCRYPTION_KEYS = [_persisted_secret("signing_key_encryption_key", lambda: Fernet.generate_key().decode())]
 for _kek in SIGNING_KEY_ENCRYPTION_KEYS:
@@ -145,6 +149,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oauth_app.middleware.FrameAncestorsMiddleware",
+    "oauth_app.middleware.PublicUrlMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -217,6 +222,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if os.environ.get("SECURE_PROXY_SSL_HEADER", "").lower() in {"1", "true", "yes"}:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS hardening for Django's pages (docs/deploy.md sets all four in production; /mcp is served
+# by Channels and answers only bearer-authenticated API calls, so these never touch it).
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
 
 # --- OAuth --------------------------------------------------------------------------------
 
@@ -270,11 +281,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
-    # RFC 7591/7592: open registration (MCP clients register anonymously).
-    "DCR_ENABLED": True,
+    # RFC 7591/7592: open registration (MCP clients register anonymously); DCR_ENABLED=false closes it.
+    "DCR_ENABLED": _env_bool("DCR_ENABLED", True),
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     # Client ID Metadata Documents, fetched by DOT's SSRF-hardened fetcher.
-    "CIMD_ENABLED": True,
+    "CIMD_ENABLED": _env_bool("CIMD_ENABLED", True),
     # RFC 9728 protected-resource metadata for /mcp.
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [ISSUER],
