@@ -128,6 +128,13 @@ def _expect(response: httpx.Response, status: int, what: str) -> None:
         )
 
 
+def _form_headers(page_url: str) -> dict[str, str]:
+    """What a browser sends with a same-origin form POST (``Referrer-Policy: same-origin``): Django's
+    CSRF check on https requires the ``Referer``, and checks ``Origin`` when present."""
+    parts = urlsplit(page_url)
+    return {"Origin": f"{parts.scheme}://{parts.netloc}", "Referer": page_url}
+
+
 async def headless_consent(
     authorization_url: str,
     *,
@@ -157,7 +164,8 @@ async def headless_consent(
         login_form = find_form(response.text, with_input="csrfmiddlewaretoken")
         fields = login_form.hidden_fields()  # csrfmiddlewaretoken and next
         fields.update(username=username, password=password)
-        response = await browser.post(urljoin(login_url, login_form.attrs.get("action") or login_url), data=fields)
+        response = await browser.post(urljoin(login_url, login_form.attrs.get("action") or login_url), data=fields,
+                                      headers=_form_headers(login_url))
         _expect(response, 303, "POST /login")
         consent_url = urljoin(login_url, response.headers["location"])
 
@@ -167,7 +175,7 @@ async def headless_consent(
         fields = consent_form.hidden_fields()
         fields["allow"] = "Authorize" if approve else ""
         action = urljoin(consent_url, consent_form.attrs.get("action") or consent_url)
-        response = await browser.post(action, data=fields)
+        response = await browser.post(action, data=fields, headers=_form_headers(consent_url))
         _expect(response, 303, "POST /authorize (consent)")
 
     location = response.headers["location"]
