@@ -223,17 +223,21 @@ class Doctor:
             ("clock", "Clock skew", self.clock, ("tls",)),
             ("claude-user", "User-Agent Claude-User", self.claude_user, ("challenge",)),
         ]
+        unavailable: set[str] = set()  # failed, or not run because what they need is unavailable
         try:
             for name, title, probe, needs in steps:
-                blocked = [n for n in needs if self._status(n) == "fail"]
+                blocked = [n for n in needs if n in unavailable]
                 if blocked:
+                    unavailable.add(name)
                     self._add(name, title, "skip", f"not run: needs the {', '.join(blocked)} step")
                     continue
                 try:
                     outcome = probe()
                 except StepFailed as failure:
+                    unavailable.add(name)
                     self._add(name, title, "fail", failure.detail, failure.cause, failure.fix)
                 except httpx.HTTPError as exc:
+                    unavailable.add(name)
                     self._add(name, title, "fail", *self._transport_failure(exc))
                 else:
                     status, detail = outcome
@@ -241,9 +245,6 @@ class Doctor:
         finally:
             self.http.close()
         return self.report
-
-    def _status(self, name: str) -> Status | None:
-        return next((step.status for step in self.report.steps if step.name == name), None)
 
     def _add(self, name: str, title: str, status: Status, detail: str, cause: str = "", fix: str = "") -> None:
         self.report.steps.append(Step(name, title, status, detail, cause, fix))
@@ -380,6 +381,13 @@ class Doctor:
                 raise StepFailed(f"resource_metadata is plain http: {metadata}",
                                  "PUBLIC_URL is http, or TLS is terminated without SECURE_PROXY_SSL_HEADER",
                                  "set PUBLIC_URL=https://... (docs/deploy.md)")
+            if not same_origin(metadata, self.target.origin):
+                # RFC 9728 §3.1 derives the metadata URL from the resource: another origin means the
+                # server believes it lives elsewhere.
+                raise StepFailed(f"resource_metadata points at another origin: {metadata}",
+                                 "the server names another URL than the one clients use; usually PUBLIC_URL is "
+                                 "wrong (CLAUDE-11)",
+                                 f"set PUBLIC_URL={self.target.origin} and restart")
             self.found["resource_metadata"] = metadata
             return "pass", f"401, resource_metadata={metadata}"
         if looks_blocked(response):
@@ -409,7 +417,7 @@ class Doctor:
         urls = [target.prm_path_form(), target.prm_root_form()]
         advertised = self.found.get("resource_metadata")
         if advertised and advertised not in urls:
-            urls.insert(0, advertised)
+            urls.append(advertised)
         documents = {}
         for url in urls:
             response = self._get(url)
