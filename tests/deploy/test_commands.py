@@ -11,10 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from oauth2_provider.models import AccessToken
 
 from mcp_app.models import Event, Session
 from oauth_app import keys
-from oauth_app.models import ConsumedCode, SigningKey
+from oauth_app.models import ConsumedCode, SigningKey, TokenKey
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,17 @@ def test_clearmcpsessions_removes_idle_sessions_and_old_events():
     assert list(Event.objects.values_list("pk", flat=True)) == [new_event.pk]
 
 
-def test_cleartokens_runs_with_this_projects_models():
-    """DOT's cleartokens, as the timer runs it, works on this schema (JWT access tokens, key links)."""
+def test_cleartokens_removes_expired_tokens_with_their_key_links(alice, make_client):
+    """DOT's cleartokens, as the timer runs it, on this schema: an expired access token goes, with the
+    row that links it to its signing key; an unexpired one stays."""
+    client, _ = make_client()
+    kid = SigningKey.objects.get(state=SigningKey.State.ACTIVE).kid
+    expired = AccessToken.objects.create(user=alice, application=client, token="expired", scope="mcp",
+                                         expires=timezone.now() - timedelta(minutes=1))
+    live = AccessToken.objects.create(user=alice, application=client, token="live", scope="mcp",
+                                      expires=timezone.now() + timedelta(hours=1))
+    TokenKey.objects.create(access_token=expired, kid=kid)
+    TokenKey.objects.create(access_token=live, kid=kid)
     call_command("cleartokens", stdout=StringIO(), stderr=StringIO())
+    assert list(AccessToken.objects.values_list("pk", flat=True)) == [live.pk]
+    assert list(TokenKey.objects.values_list("pk", flat=True)) == [live.pk]
