@@ -390,6 +390,10 @@ class Doctor:
                                  f"set PUBLIC_URL={self.target.origin} and restart")
             self.found["resource_metadata"] = metadata
             return "pass", f"401, resource_metadata={metadata}"
+        if status in (502, 504):
+            raise StepFailed(f"HTTP {status} from the proxy", "the proxy cannot reach daphne (no process is up, "
+                             "or nginx still rests upstreams that failed moments ago: fail_timeout, 10 s)",
+                             "check `systemctl status 'mcp-daphne@*'` and the upstream addresses in the server block")
         if looks_blocked(response):
             raise StepFailed(f"HTTP {status} ({response.headers.get('content-type', '')}) instead of 401",
                              "a WAF, CDN or bot rule answers before the server", self._waf_fix())
@@ -397,8 +401,7 @@ class Doctor:
             raise StepFailed("HTTP 404", "no MCP endpoint at this URL",
                              "the URL must be the server's /mcp, and the proxy must forward /mcp to daphne")
         if status >= 500:
-            raise StepFailed(f"HTTP {status}", "the proxy cannot reach daphne, or the server failed",
-                             "check `systemctl status 'mcp-daphne@*'` and the proxy's upstream addresses")
+            raise StepFailed(f"HTTP {status}", "the server failed", "check `journalctl -u 'mcp-daphne@*'`")
         if 200 <= status < 300:
             raise StepFailed(f"HTTP {status} without a token", "the MCP endpoint is not protected by OAuth",
                              "serve /mcp from this project (every request needs a bearer token)")
