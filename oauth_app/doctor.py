@@ -250,7 +250,10 @@ class Doctor:
         self.report.steps.append(Step(name, title, status, detail, cause, fix))
 
     def _transport_failure(self, exc: httpx.HTTPError) -> tuple[str, str, str]:
-        url = str(exc.request.url) if getattr(exc, "_request", None) is not None else self.target.origin
+        try:
+            url = str(exc.request.url)
+        except RuntimeError:  # httpx raises it for an error not tied to a request
+            url = self.target.origin
         if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
             return (f"{url}: TLS verification failed", "the certificate does not verify (see the TLS step)",
                     "install a certificate from a public CA with its full chain (certbot, docs/deploy.md)")

@@ -11,6 +11,7 @@ default while daphne listens elsewhere).
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -268,17 +269,18 @@ def test_private_address():
     assert "not public: 10.20.30.40" in failed.value.detail and "CLAUDE-01" in failed.value.cause
 
 
-def test_command_exit_status_and_json(fake):
+def test_command_exit_status_and_json(fake, tmp_path):
     """``manage.py doctor URL --json``: the steps as data, exit status 1 when one failed, 0 when none did."""
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}
     fake.challenge = 'Bearer realm="mcp"'
-    failed = subprocess.run([sys.executable, "manage.py", "doctor", fake.url + "/mcp", "--json"], cwd=REPO,
+    failed = subprocess.run([sys.executable, "manage.py", "doctor", fake.url + "/mcp", "--json"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == 1, failed.stderr
     data = json.loads(failed.stdout)
     assert data["ok"] is False and [s["name"] for s in data["steps"]] == STEPS
     assert next(s for s in data["steps"] if s["name"] == "challenge")["status"] == "fail"
     fake.challenge = 'Bearer resource_metadata="{url}/.well-known/oauth-protected-resource/mcp"'
-    passed = subprocess.run([sys.executable, "manage.py", "doctor", fake.url], cwd=REPO, capture_output=True,
+    passed = subprocess.run([sys.executable, "manage.py", "doctor", fake.url], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=60)
     assert passed.returncode == 0, passed.stdout
     assert passed.stdout.splitlines()[0] == f"Connection doctor for {fake.url}/mcp"

@@ -248,3 +248,6 @@ def test_doctor_registers_claude_and_deletes_it_through_nginx(cluster, doctor_ru
     registration = next(step for step in report["steps"] if step["name"] == "registration")
     assert registration["status"] == "pass", registration
     assert code == 0
+    left = cluster.daphnes[0].manage("shell", "-c", "from oauth_app.models import Client; "
+                                     "print(Client.objects.filter(name='Claude').count())").stdout.split()[-1]
+    assert left == "0"  # the doctor leaves nothing behind
