@@ -161,3 +161,18 @@ def test_loopback_names_in_cimd_allowed_private_hosts(production, host):
 def test_private_intranet_hosts_are_not_warned_about(production):
     production.CIMD_ALLOWED_PRIVATE_HOSTS = ["metadata.intranet.example", "10.1.2.3", "cimd.corp"]
     assert check_deployment(None) == []
+
+
+@pytest.mark.parametrize("env, dcr, cimd", [({}, True, True), ({"DCR_ENABLED": "false"}, False, True),
+                                            ({"CIMD_ENABLED": "false", "DCR_ENABLED": "true"}, True, False)])
+def test_registration_switches_come_from_the_environment(tmp_path, env, dcr, cimd):
+    """DCR_ENABLED and CIMD_ENABLED reach DOT's settings, which gate /register and the metadata flag."""
+    code = ("from django.conf import settings; p = settings.OAUTH2_PROVIDER; "
+            "print(p['DCR_ENABLED'], p['CIMD_ENABLED'])")
+    environment = {**os.environ, "DATA_DIR": str(tmp_path), **env}
+    for name in ("DCR_ENABLED", "CIMD_ENABLED"):
+        if name not in env:
+            environment.pop(name, None)
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=environment,
+                         capture_output=True, text=True, timeout=60).stdout.split()[-2:]
+    assert out == [str(dcr), str(cimd)]

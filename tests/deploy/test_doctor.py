@@ -41,6 +41,7 @@ class FakeDeployment:
         self.path_form_prm = True
         self.issuer: str | None = None  # None: the server's own URL
         self.registration_status = 201
+        self.dcr, self.cimd = True, True
         self.block_claude_user = False
         self.clock_offset = 0.0
         self.registered: list[dict] = []
@@ -116,14 +117,17 @@ class FakeDeployment:
                 elif self.path == "/.well-known/oauth-protected-resource/mcp" and deployment.path_form_prm:
                     self._json(prm)
                 elif self.path == "/.well-known/oauth-authorization-server":
-                    self._json({
+                    metadata = {
                         "issuer": deployment.issuer or url, "authorization_endpoint": f"{url}/authorize",
                         "token_endpoint": f"{url}/token", "registration_endpoint": f"{url}/register",
                         "jwks_uri": f"{url}/jwks", "code_challenge_methods_supported": ["S256"],
                         "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
-                        "client_id_metadata_document_supported": True,
+                        "client_id_metadata_document_supported": deployment.cimd,
                         "authorization_response_iss_parameter_supported": True,
-                    })
+                    }
+                    if not deployment.dcr:
+                        del metadata["registration_endpoint"]
+                    self._json(metadata)
                 elif self.path == "/jwks":
                     self._json({"keys": [{"kty": "EC", "kid": "k1"}]})
                 elif self.path == "/mcp/sse-probe":
@@ -211,6 +215,16 @@ def test_issuer_differs_from_the_protected_resources_authorization_server(fake):
     assert step.status == "fail"
     assert step.detail == f"issuer is {fake.url + '/'!r}, the resource names {fake.url!r}"
     assert "RFC 8414" in step.cause and step.fix.startswith(f"set PUBLIC_URL={fake.url} ")
+
+
+def test_dcr_off_is_a_skip_while_cimd_is_on(fake):
+    """DCR_ENABLED=false: Claude uses CIMD, so nothing fails; with CIMD off too, no client can register."""
+    fake.dcr = False
+    report = diagnose(fake.url + "/mcp")
+    assert report.ok and report.step("registration").status == "skip"
+    fake.cimd = False
+    step = diagnose(fake.url + "/mcp").step("as-metadata")
+    assert step.status == "fail" and "neither CIMD nor a registration_endpoint" in step.detail
 
 
 def test_registration_refused(fake):
