@@ -20,7 +20,8 @@ Checks, each failing closed to ``invalid_client`` (the reason is logged, never s
 Keys from a ``jwks_uri`` are fetched by the CIMD fetcher (:class:`oauth_app.cimd.SafeFetcher`: https,
 public addresses unless ``CIMD_ALLOWED_PRIVATE_HOSTS`` names the host, size and time limits), cached for
 the response's max-age clamped to [:data:`JWKS_MIN_AGE`, :data:`JWKS_MAX_AGE`], and re-fetched for an
-unknown ``kid`` at most once every :data:`JWKS_REFRESH_INTERVAL` seconds per URL.
+unknown ``kid`` at most once every :data:`JWKS_REFRESH_INTERVAL` seconds per URL; a failed fetch is not
+repeated for :data:`JWKS_FAILURE_BACKOFF` seconds.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ MAX_LIFETIME = 300
 LEEWAY = 30
 """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
 JWKS_MIN_AGE, JWKS_DEFAULT_AGE, JWKS_MAX_AGE = 60, 300, 3600
+JWKS_FAILURE_BACKOFF = 10
+"""Seconds a JWKS URL that failed is not fetched again."""
 JWKS_REFRESH_INTERVAL = 10
 """At most one forced re-fetch per JWKS URL in this many seconds (an unknown ``kid`` is attacker-chosen)."""
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
@@ -135,7 +138,7 @@ def _verify(assertion: str, header: dict[str, Any], algorithm: str, client) -> d
                 issuer=client.client_id, leeway=LEEWAY,
                 options={"require": ["iss", "sub", "aud", "exp", "jti"]},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # a malformed registered key is a refusal too
             last_error = exc
     raise AssertionRefused(f"no registered key verifies the assertion ({type(last_error).__name__ if last_error else 'no key'})")
 
@@ -157,11 +160,12 @@ def _candidate_keys(client, kid: str | None, algorithm: str) -> list[dict[str, A
         return [key for key in chosen if _compatible(key, algorithm)]
 
     if client.jwks:
-        return select(client.jwks.get("keys", []))
-    if not client.jwks_uri:
+        candidates = select(client.jwks.get("keys", []))
+    elif not client.jwks_uri:
         raise AssertionRefused("the client has no keys")
-    candidates = select(_jwks_from_uri(client.jwks_uri))
-    if not candidates and kid is not None:
+    else:
+        candidates = select(_jwks_from_uri(client.jwks_uri))
+    if not candidates and kid is not None and not client.jwks:
         # A key rotated in since we cached the set; re-fetch, but not on every unknown kid.
         digest = hashlib.sha256(client.jwks_uri.encode()).hexdigest()
         if cache.add(f"oauth_app:jwks-refresh:{digest}", True, timeout=JWKS_REFRESH_INTERVAL):
@@ -185,14 +189,20 @@ def _max_age(cache_control: str | None) -> int:
 def _jwks_from_uri(uri: str, *, force: bool = False) -> list[dict[str, Any]]:
     from .cimd import CIMDError, SafeFetcher
 
-    key = "oauth_app:jwks:" + hashlib.sha256(uri.encode()).hexdigest()
+    digest = hashlib.sha256(uri.encode()).hexdigest()
+    key, backoff = f"oauth_app:jwks:{digest}", f"oauth_app:jwks-failed:{digest}"
     if not force:
         cached = cache.get(key)
         if cached is not None:
             return cached
+    if cache.get(backoff):
+        raise AssertionRefused(f"JWKS {uri} failed recently; not fetched again yet")
     try:
         document, cache_control = SafeFetcher().fetch_json_with_headers(uri)
     except CIMDError as exc:
+        # Errors are not cached as a key set (a transient failure must not lock the client out
+        # for long), but a short backoff keeps a dead URL from being fetched on every request.
+        cache.set(backoff, True, timeout=JWKS_FAILURE_BACKOFF)
         raise AssertionRefused(f"JWKS {uri} could not be fetched: {exc}") from None
     keys = document.get("keys")
     if not isinstance(keys, list):

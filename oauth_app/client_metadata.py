@@ -206,6 +206,10 @@ def check_jwks(jwks: Mapping[str, Any]) -> None:
             raise InvalidClientMetadata("jwks must not contain private key material.")
         if key.get("use", "sig") != "sig":
             raise InvalidClientMetadata("jwks keys must be signature keys (use sig).")
+        for value in key.values():
+            # JWK members are strings (x5c, key_ops: arrays of strings); nothing nested is stored.
+            if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise InvalidClientMetadata("jwks key members must be strings or arrays of strings.")
 
 
 def _key_source(data: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:

@@ -110,8 +110,25 @@ class Client(AbstractApplication):
                 validate_redirect_uri(uri)
             except ValidationError as exc:
                 errors.setdefault("redirect_uris", []).extend(exc.error_list)
+        if self.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT:
+            errors.update(self._key_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _key_errors(self) -> dict[str, list[ValidationError]]:
+        """RFC 7591 §2: a private_key_jwt client has exactly one of jwks_uri and jwks, with public keys."""
+        from .client_metadata import InvalidClientMetadata, check_jwks
+
+        if bool(self.jwks_uri) == (self.jwks is not None):
+            return {"jwks_uri": [ValidationError(_("A private_key_jwt client needs exactly one of jwks_uri and jwks."))]}
+        if self.jwks_uri and not self.jwks_uri.startswith("https://"):
+            return {"jwks_uri": [ValidationError(_("jwks_uri must be an https URL."))]}
+        if self.jwks is not None:
+            try:
+                check_jwks(self.jwks if isinstance(self.jwks, dict) else {})
+            except InvalidClientMetadata as exc:
+                return {"jwks": [ValidationError(exc.description)]}
+        return {}
 
     def get_allowed_schemes(self) -> list[str]:
         """DOT's per-client scheme hook: loopback http and private-use schemes only for the clients
