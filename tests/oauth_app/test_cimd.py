@@ -185,3 +185,26 @@ def test_vscode_document_loopback_on_any_port(browser, documents, allow_loopback
     response = consent(browser, authorize_query(client_id, "http://127.0.0.1:50123/", Pkce.new()))
     assert response.status_code == HTTPStatus.SEE_OTHER
     assert response["Location"].startswith("http://127.0.0.1:50123/?code=")
+
+
+def test_refreshed_document_changes_the_stored_auth_method(browser, documents, allow_loopback_fetch):
+    """AUTH-27: a re-fetched document (cache expired) replaces the negotiated method and keys."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.support.client_keys import ClientKey, jwks
+
+    documents.documents["/oauth/jwks.json"] = jwks(ClientKey.generate("RS256"))
+    client_id, entry = publish_real(documents, "chatgpt_cimd", "/oauth/client.json", jwks_uri=documents.url("/oauth/jwks.json"))
+    assert consent(browser, authorize_query(client_id, entry["redirect_uri"], Pkce.new())).status_code == 303
+    assert Client.objects.get(client_id=client_id).token_endpoint_auth_method == "private_key_jwt"
+    documents.documents["/oauth/client.json"] = {**documents.documents["/oauth/client.json"],
+                                                 "token_endpoint_auth_method": "none",
+                                                 "token_endpoint_auth_methods_supported": ["none"]}
+    Client.objects.filter(client_id=client_id).update(cimd_expires_at=timezone.now() - timedelta(seconds=1))
+    assert consent(browser, authorize_query(client_id, entry["redirect_uri"], Pkce.new())).status_code == 303
+    stored = Client.objects.get(client_id=client_id)
+    assert documents.hits["/oauth/client.json"] == 2
+    assert stored.token_endpoint_auth_method == "none" and stored.client_type == Client.CLIENT_PUBLIC
+    assert stored.jwks_uri == ""

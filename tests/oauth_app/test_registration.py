@@ -284,3 +284,15 @@ def test_private_key_jwt_registration_gets_no_secret(client):
     assert body["jwks"] == keys
     stored = Client.objects.get(client_id=body["client_id"])
     assert stored.client_type == Client.CLIENT_CONFIDENTIAL and stored.jwks == keys
+
+
+def test_rfc7592_update_goes_through_the_same_policy(client):
+    """One policy for DCR and RFC 7592: an update with Claude's three grants is narrowed, not refused."""
+    registered = register(client, corpus("claude_dcr_none")["document"]).json()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {registered['registration_access_token']}"}
+    update = {**corpus("claude_dcr_client_secret_post")["document"], "client_name": "Claude (renamed)"}
+    response = client.put(f"/register/{registered['client_id']}", json.dumps(update), content_type="application/json", **auth)
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["grant_types"] == ["authorization_code", "refresh_token"]
+    stored = Client.objects.get(client_id=registered["client_id"])
+    assert stored.name == "Claude (renamed)" and stored.token_endpoint_auth_method == "client_secret_post"
