@@ -249,8 +249,8 @@ async def connect(server: DaphneServer, documents: DocumentServer, name: str, re
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["refresh_token"] != tokens["refresh_token"]
     with anyio.fail_after(TIMEOUT):
-        (modern, legacy) = await whoami_in_both_eras(server, refreshed.json()["access_token"])
-    assert modern["client_id"] == registration.client_id
+        identities = await whoami_in_both_eras(server, refreshed.json()["access_token"])
+    assert [identity["client_id"] for identity in identities] == [registration.client_id] * 2
     return registration
 
 
