@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Tags, register
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -29,19 +29,3 @@ def check_environment(app_configs, **kwargs) -> list[Error]:
         if not settings.SECRET_KEY_FROM_ENVIRONMENT:
             errors.append(Error("SECRET_KEY must be set when PUBLIC_URL is https and DEBUG is off.", id="oauth_app.E004"))
     return errors
-
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1", "::1"})
-
-
-@register(Tags.security, deploy=True)
-def check_cimd_private_hosts(app_configs, **kwargs) -> list[Warning]:
-    """oauth_app.W001: a loopback name in CIMD_ALLOWED_PRIVATE_HOSTS lets any client make this server
-    fetch from itself (SSRF, AUTH-30); fine for tests, not for a deployment."""
-    hosts = getattr(settings, "CIMD_ALLOWED_PRIVATE_HOSTS", [])
-    loopback = sorted(h for h in hosts if h.lower().rstrip(".") in LOOPBACK_NAMES or h.lower().endswith(".localhost"))
-    if not loopback:
-        return []
-    return [Warning(f"CIMD_ALLOWED_PRIVATE_HOSTS lists loopback names ({', '.join(loopback)}): client metadata "
-                    "documents and JWKS may then be fetched from this machine itself.",
-                    hint="List only intranet host names that serve client documents.", id="oauth_app.W001")]

@@ -294,15 +294,16 @@ OAUTH2_PROVIDER = {
     # RFC 7591/7592: open registration (MCP clients register anonymously).
     "DCR_ENABLED": True,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
-    # Client ID Metadata Documents, fetched by DOT's SSRF-hardened fetcher (our subclass adds
-    # CIMD_ALLOWED_PRIVATE_HOSTS and the client-metadata policy).
+    # Client ID Metadata Documents, fetched by DOT's SSRF-hardened fetcher.
     "CIMD_ENABLED": True,
-    "CIMD_METADATA_FETCHER": "oauth_app.cimd.SafeFetcher",
     # RFC 9728 protected-resource metadata for /mcp.
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [ISSUER],
     "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
     "OAUTH2_PROTECTED_RESOURCE_NAME": os.environ.get("RESOURCE_NAME", "MCP server"),
+    # CIMD documents and client JWKS: DOT's fetcher plus CIMD_ALLOWED_PRIVATE_HOSTS and the
+    # client-metadata policy (oauth_app.cimd).
+    "CIMD_METADATA_FETCHER": "oauth_app.cimd.SafeFetcher",
 }
 
 # DRF supplies the rate-limit machinery (SimpleRateThrottle) used by /register.

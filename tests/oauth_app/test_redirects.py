@@ -46,13 +46,6 @@ def test_check_deploy_is_quiet_about_redirects_in_production(tmp_path):
     result = check_deploy(tmp_path)
     assert "oauth2_provider.E003" not in result.stderr + result.stdout
     assert "oauth2_provider.W008" not in result.stderr + result.stdout
-    assert "oauth_app.W001" not in result.stderr + result.stdout
-
-
-def test_check_deploy_warns_about_loopback_private_hosts(tmp_path):
-    """Item 5: a loopback name in CIMD_ALLOWED_PRIVATE_HOSTS is worth a deploy warning."""
-    result = check_deploy(tmp_path, CIMD_ALLOWED_PRIVATE_HOSTS="intranet.example,localhost")
-    assert "oauth_app.W001" in result.stderr and "localhost" in result.stderr
 
 
 def test_http_in_the_scheme_setting_fails_check(tmp_path):
