@@ -18,7 +18,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
 
-from .redirects import validate_redirect_uri
+from .redirects import allowed_schemes_for, validate_redirect_uri
 
 
 class Scope(models.Model):
@@ -69,8 +69,11 @@ class Client(AbstractApplication):
     Extra fields:
 
     * ``allowed_scopes``: scopes this client may request; empty means every scope.
-    * ``token_endpoint_auth_method``: the RFC 7591 method the client registered with, so the
-      registration response and the admin report it truthfully.
+    * ``token_endpoint_auth_method``: the RFC 7591 method the client registered with (or that was
+      negotiated for its CIMD document), so the registration response and the admin report it
+      truthfully and ``/token`` enforces it.
+    * ``jwks_uri`` / ``jwks``: where a ``private_key_jwt`` client's public keys are (RFC 7591 §2),
+      and ``token_endpoint_auth_signing_alg``, the algorithm it registered, if any.
     * ``is_active``: a disabled client can neither authorize nor use its tokens.
     """
 
@@ -78,6 +81,7 @@ class Client(AbstractApplication):
         NONE = "none", _("none (public client)")
         CLIENT_SECRET_BASIC = "client_secret_basic", _("client_secret_basic")
         CLIENT_SECRET_POST = "client_secret_post", _("client_secret_post")
+        PRIVATE_KEY_JWT = "private_key_jwt", _("private_key_jwt (RFC 7523 client assertion)")
 
     allowed_scopes = models.ManyToManyField(
         Scope, blank=True, related_name="clients", help_text=_("Leave empty to allow every scope.")
@@ -86,6 +90,9 @@ class Client(AbstractApplication):
         max_length=32, choices=AuthMethod.choices, default=AuthMethod.CLIENT_SECRET_BASIC
     )
     is_active = models.BooleanField(default=True, help_text=_("Disabled clients cannot obtain or use tokens."))
+    jwks_uri = models.CharField(max_length=2000, blank=True, help_text=_("private_key_jwt: URL of the client's JWK Set."))
+    jwks = models.JSONField(null=True, blank=True, help_text=_("private_key_jwt: the client's JWK Set, inline."))
+    token_endpoint_auth_signing_alg = models.CharField(max_length=16, blank=True)
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -103,8 +110,58 @@ class Client(AbstractApplication):
                 validate_redirect_uri(uri)
             except ValidationError as exc:
                 errors.setdefault("redirect_uris", []).extend(exc.error_list)
+        if self.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT:
+            errors.update(self._key_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _key_errors(self) -> dict[str, list[ValidationError]]:
+        """RFC 7591 §2: a private_key_jwt client has exactly one of jwks_uri and jwks, with public keys."""
+        from .client_metadata import InvalidClientMetadata, check_jwks
+
+        if bool(self.jwks_uri) == (self.jwks is not None):
+            return {"jwks_uri": [ValidationError(_("A private_key_jwt client needs exactly one of jwks_uri and jwks."))]}
+        if self.jwks_uri and not self.jwks_uri.startswith("https://"):
+            return {"jwks_uri": [ValidationError(_("jwks_uri must be an https URL."))]}
+        if self.jwks is not None:
+            try:
+                check_jwks(self.jwks if isinstance(self.jwks, dict) else {})
+            except InvalidClientMetadata as exc:
+                return {"jwks": [ValidationError(exc.description)]}
+        return {}
+
+    def get_allowed_schemes(self) -> list[str]:
+        """DOT's per-client scheme hook: loopback http and private-use schemes only for the clients
+        that registered them (see :mod:`oauth_app.redirects`)."""
+        return allowed_schemes_for(self.redirect_uris.split())
+
+    def apply_metadata(self, metadata) -> None:
+        """Take over what DOT's own DCR/CIMD code has no field for, from the effective metadata
+        (:class:`oauth_app.client_metadata.ClientMetadata`)."""
+        self.token_endpoint_auth_method = metadata.token_endpoint_auth_method
+        self.jwks_uri = metadata.jwks_uri
+        self.jwks = metadata.jwks
+        self.token_endpoint_auth_signing_alg = metadata.token_endpoint_auth_signing_alg
+        if metadata.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT:
+            # It authenticates, with keys instead of a secret: confidential (RFC 6749 §2.1), so DOT
+            # never lets it through on its client_id alone.
+            self.client_type = self.CLIENT_CONFIDENTIAL
+        elif metadata.token_endpoint_auth_method == self.AuthMethod.NONE:
+            self.client_type = self.CLIENT_PUBLIC
+
+    def save(self, *args, **kwargs) -> None:
+        if self.registration_source == self.RegistrationSource.CIMD:
+            # DOT's CIMD upsert sets only the fields it knows; the negotiated auth method and keys
+            # were left for this save by our fetcher (oauth_app.cimd).
+            from .cimd import take_pending_metadata
+
+            metadata = take_pending_metadata(self.client_id)
+            if metadata is not None:
+                self.apply_metadata(metadata)
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "token_endpoint_auth_method", "jwks_uri", "jwks",
+                                               "token_endpoint_auth_signing_alg", "client_type"}
+        super().save(*args, **kwargs)
 
     def is_usable(self, request) -> bool:
         return self.is_active

@@ -26,7 +26,8 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauth2_provider.settings import oauth2_settings
 
-from .models import ConsumedCode, TokenKey
+from . import client_auth
+from .models import Client, ConsumedCode, TokenKey
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,24 @@ def canonical_resource(uri: str) -> str:
 
 
 class OAuth2Validator(DOTValidator):
+    ### Client authentication (RFC 7523 private_key_jwt on top of DOT's secret methods)
+
+    def client_authentication_required(self, request, *args, **kwargs) -> bool:
+        # An assertion is client authentication by definition: even a malformed one must fail
+        # closed in authenticate_client, never pass as a public client (RFC 7521 §4.2).
+        if client_auth.presents_assertion(request):
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        if client_auth.presents_assertion(request):
+            return client_auth.authenticate(request, self._load_application)
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        # A private_key_jwt client authenticates with its keys only; the secret DOT generated for
+        # the row was never handed out, and must never become a second way in.
+        return request.client.token_endpoint_auth_method != Client.AuthMethod.PRIVATE_KEY_JWT
+
     def _protected(self, resources: list[str], request) -> list[str]:
         protected = set(settings.PROTECTED_RESOURCES)
         canonical = [canonical_resource(resource) for resource in resources]

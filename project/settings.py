@@ -235,6 +235,27 @@ ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 3600, minimum=60)
 REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=60)
 REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "30/m").strip()
 
+# Redirect URI schemes besides loopback http (RFC 8252 §7.3, always allowed): "https", and "*" for
+# any private-use scheme of a native app (cursor://, com.example.app:/). Plain "http" is refused
+# here: it exists only on loopback hosts (oauth_app.redirects), which keeps DOT's
+# oauth2_provider.E003 check a true statement.
+ALLOWED_REDIRECT_URI_SCHEMES = [s.lower() for s in _env_list("ALLOWED_REDIRECT_URI_SCHEMES", ["https", "*"])]
+if "http" in ALLOWED_REDIRECT_URI_SCHEMES:
+    CONFIG_ERRORS.append("ALLOWED_REDIRECT_URI_SCHEMES must not list http: plain http redirect URIs are always "
+                         "allowed on loopback hosts and never elsewhere.")
+    ALLOWED_REDIRECT_URI_SCHEMES.remove("http")
+if not ALLOWED_REDIRECT_URI_SCHEMES:
+    CONFIG_ERRORS.append("ALLOWED_REDIRECT_URI_SCHEMES is empty; list at least https.")
+    ALLOWED_REDIRECT_URI_SCHEMES = ["https"]
+# Host names whose CIMD documents and client JWKS may be fetched from private/loopback addresses.
+CIMD_ALLOWED_PRIVATE_HOSTS = [h.lower() for h in _env_list("CIMD_ALLOWED_PRIVATE_HOSTS", [])]
+# RFC 7523 private_key_jwt client authentication (ChatGPT); off: CIMD clients negotiate down to none.
+PRIVATE_KEY_JWT_ENABLED = _env_bool("PRIVATE_KEY_JWT_ENABLED", True)
+# "none" first: the C# SDK takes the first entry (CLIENT-04).
+TOKEN_ENDPOINT_AUTH_METHODS = ["none", "client_secret_post", "client_secret_basic"] + (
+    ["private_key_jwt"] if PRIVATE_KEY_JWT_ENABLED else []
+)
+
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth_app.Client"
 # DOT's other models stay DOT's; named explicitly because our models point at them.
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
@@ -263,13 +284,13 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 10,
     "PKCE_REQUIRED": True,
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ALLOWED_REDIRECT_URI_SCHEMES,
     "ALLOW_URI_WILDCARDS": False,
     "ALLOW_LOCALHOST_LOOPBACK": True,
     "REQUEST_APPROVAL_PROMPT": "force",
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": TOKEN_ENDPOINT_AUTH_METHODS,
     # RFC 9700 gates, all enforced.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
@@ -291,6 +312,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [ISSUER],
     "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
     "OAUTH2_PROTECTED_RESOURCE_NAME": os.environ.get("RESOURCE_NAME", "MCP server"),
+    # CIMD documents and client JWKS: DOT's fetcher plus CIMD_ALLOWED_PRIVATE_HOSTS and the
+    # client-metadata policy (oauth_app.cimd).
+    "CIMD_METADATA_FETCHER": "oauth_app.cimd.SafeFetcher",
 }
 
 # DRF supplies the rate-limit machinery (SimpleRateThrottle) used by /register.

@@ -3,7 +3,8 @@
 DOT validates the request (client, redirect URI, PKCE S256, ``resource``) and issues the
 code; this subclass only decides what the person sees and may grant:
 
-* the client's name, the host of a CIMD ``client_id`` and of the redirect URI (AUTH-30);
+* the client's name, the host of a CIMD ``client_id`` and of the redirect URI (AUTH-30), and for a
+  private-use scheme (``cursor://``) the scheme too, since any app can claim one (RFC 8252 §8.6);
 * the requested scopes the person is entitled to grant, in plain language;
 * 303 after the POST (RFC 9700 §4.12) and RFC 9207 ``iss`` on error redirects too.
 """
@@ -21,7 +22,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 
 from ..consent import grantable_scopes
 from ..models import Client
-from ..redirects import is_loopback_uri
+from ..redirects import is_loopback_uri, is_private_use_uri
 
 
 class ConsentView(AuthorizationView):
@@ -53,6 +54,8 @@ class ConsentView(AuthorizationView):
                 else None,
                 redirect_host=urlsplit(redirect_uri).hostname,
                 redirect_is_loopback=is_loopback_uri(redirect_uri),
+                # RFC 8252 §8.6: any app can claim a private-use scheme; say where the code goes.
+                redirect_scheme=urlsplit(redirect_uri).scheme if is_private_use_uri(redirect_uri) else None,
                 grantable=scopes,
                 withheld=[name for name in requested if name not in granted],
             )
@@ -74,6 +77,11 @@ class ConsentView(AuthorizationView):
         return super().form_valid(form)
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:
+        if application is None:
+            # DOT passes no application for errors found while validating the request, although
+            # oauthlib redirects only once client and redirect URI are verified. Without it DOT falls
+            # back to the global scheme list, which has no http (loopback is per client): use the client's.
+            application = Client.objects.filter(client_id=self.request.GET.get("client_id", "")).first()
         query = dict(parse_qsl(urlsplit(redirect_to).query))
         if "iss" not in query:
             redirect_to = _add_iss_to_redirect(redirect_to, oauth2_settings.oauth2_authorization_server_issuer(self.request))

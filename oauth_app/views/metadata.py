@@ -1,8 +1,9 @@
 """RFC 8414 authorization server metadata, on DOT's ``OAuthServerMetadataView``.
 
 DOT builds the document from settings; we add what it cannot know: the ``jwks_uri`` of our
-access-token keys, and that introspection needs an authenticated caller (so ``none`` is not an
-introspection auth method).
+access-token keys, that introspection needs an authenticated caller (so ``none`` is not an
+introspection auth method), and, only while ``private_key_jwt`` is offered, the client-assertion
+signing algorithms (``*_endpoint_auth_signing_alg_values_supported``, RFC 8414 §2).
 The same document is served at ``/.well-known/openid-configuration`` (AUTH-20).
 """
 
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.views import View
 from oauth2_provider.views import OAuthServerMetadataView
 
+from ..client_metadata import PRIVATE_KEY_JWT, SIGNING_ALGORITHMS
 from ..keys import published_jwks
 
 
@@ -27,6 +29,9 @@ class ServerMetadataView(OAuthServerMetadataView):
         data["introspection_endpoint_auth_methods_supported"] = [
             method for method in data.get("introspection_endpoint_auth_methods_supported", []) if method != "none"
         ]
+        for endpoint in ("token", "revocation", "introspection"):
+            if PRIVATE_KEY_JWT in data.get(f"{endpoint}_endpoint_auth_methods_supported", []):
+                data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(SIGNING_ALGORITHMS)
         result = JsonResponse(data)
         result["Access-Control-Allow-Origin"] = response["Access-Control-Allow-Origin"]
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from http import HTTPStatus
 
 import pytest
@@ -170,3 +171,128 @@ class TestManagement:
                                           "client_secret": registered["client_secret"], "code_verifier": "v" * 43})
         assert response.status_code == HTTPStatus.UNAUTHORIZED
         assert response.json()["error"] == "invalid_client"
+
+
+# --- The clients' real registrations (CLAUDE-05, CLIENT-02, CLIENT-03, CLIENT-05) and the hardening -----------
+
+CORPUS = Path(__file__).parents[1] / "client_corpus"
+
+
+def corpus(name: str) -> dict:
+    return json.loads((CORPUS / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["claude_dcr_client_secret_post", "claude_dcr_none", "cursor_dcr", "vscode_dcr",
+                                  "python_sdk_dcr", "rfc7591_defaults_dcr"])
+def test_real_registration_bodies_are_accepted_with_the_effective_grants(client, name):
+    """CLAUDE-05, CLIENT-02, CLIENT-03, CLIENT-05: the body exactly as the client sends it registers; the
+    response and the stored client show the effective grant list (jwt-bearer dropped, RFC 7591 §3.2.1)."""
+    entry = corpus(name)
+    response = register(client, entry["document"])
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    body = response.json()
+    assert body["grant_types"] == entry["expect"]["grant_types"]
+    assert body["token_endpoint_auth_method"] == entry["expect"]["token_endpoint_auth_method"]
+    assert body["redirect_uris"] == entry["document"]["redirect_uris"]
+    assert body["response_types"] == ["code"]
+    stored = Client.objects.get(client_id=body["client_id"])
+    assert stored.token_endpoint_auth_method == entry["expect"]["token_endpoint_auth_method"]
+    assert stored.authorization_grant_type == Client.GRANT_AUTHORIZATION_CODE
+    has_secret = entry["expect"]["token_endpoint_auth_method"] != "none"
+    assert ("client_secret" in body) is has_secret
+
+
+def test_cursor_keeps_all_three_redirect_uris(client):
+    """CLIENT-02: the private-use cursor:// URI, the https one and the loopback one are all stored."""
+    body = register(client, corpus("cursor_dcr")["document"]).json()
+    stored = Client.objects.get(client_id=body["client_id"])
+    assert stored.redirect_uris.split() == corpus("cursor_dcr")["document"]["redirect_uris"]
+    assert stored.get_allowed_schemes() == ["cursor", "http", "https"]
+
+
+@pytest.mark.parametrize("redirect", [
+    "vbscript:msgbox(1)", "file:///etc/passwd", "blob:https://a.example/uuid", "https://*.example.com/cb",
+    "com.example.app:callback", "about:blank",
+])
+def test_dangerous_redirect_schemes_are_refused(client, redirect):
+    """CLIENT-02, SEC-11: javascript:, data:, file:, vbscript:, blob:, wildcards and opaque URIs are refused."""
+    response = register(client, {"redirect_uris": [CLAUDE_CALLBACK, redirect], "token_endpoint_auth_method": "none"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_redirect_uri"
+    assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize("redirect", ["com.example.app:/oauth2redirect", "vscode://vscode.github-authentication/did-authenticate"])
+def test_private_use_schemes_are_accepted(client, redirect):
+    """RFC 8252 §7.1: native apps' private-use schemes register."""
+    response = register(client, {"redirect_uris": [redirect], "token_endpoint_auth_method": "none"})
+    assert response.status_code == HTTPStatus.CREATED, response.content
+
+
+def test_narrowed_scheme_setting_refuses_private_use_schemes(client, settings):
+    """ALLOWED_REDIRECT_URI_SCHEMES narrows the policy: with only https, cursor:// is refused, loopback stays."""
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALLOWED_REDIRECT_URI_SCHEMES": ["https"]}
+    refused = register(client, corpus("cursor_dcr")["document"])
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert refused.json()["error"] == "invalid_redirect_uri" and "cursor" in refused.json()["error_description"]
+    assert register(client, {"redirect_uris": [LOOPBACK_CALLBACK], "token_endpoint_auth_method": "none"}).status_code == 201
+
+
+def test_nothing_usable_in_the_grant_list_is_refused(client):
+    response = register(client, {"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none",
+                                 "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token"]})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert "grant_types" in response.json()["error_description"]
+    assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize("field, value", [
+    ("client_name", None), ("client_name", ["Claude"]), ("redirect_uris", None), ("grant_types", "authorization_code"),
+    ("response_types", None), ("token_endpoint_auth_method", None), ("scope", None), ("client_uri", None),
+    ("logo_uri", {}), ("contacts", "a@b.example"), ("jwks", []), ("jwks_uri", None),
+])
+def test_type_wrong_metadata_is_400_naming_the_field(client, field, value):
+    """Issue 8: "client_name": null is not an IntegrityError 500; every type-wrong field is 400
+    invalid_client_metadata and the message names the field."""
+    response = register(client, {"redirect_uris": [CLAUDE_CALLBACK], "token_endpoint_auth_method": "none", field: value})
+    assert response.status_code == HTTPStatus.BAD_REQUEST, response.content
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert response.json()["error_description"].startswith(field)
+    assert not Client.objects.exists()
+
+
+def test_json_nested_ten_thousand_deep_is_400(client):
+    """Issue 8: deep nesting is invalid_client_metadata, not a RecursionError 500."""
+    body = b'{"client_name": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    response = client.post("/register", body, content_type="application/json")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_client_metadata"
+
+
+def test_private_key_jwt_registration_gets_no_secret(client):
+    """CLIENT-01: a DCR client may register private_key_jwt with its jwks; it is told no secret."""
+    from tests.support.client_keys import ClientKey, jwks
+
+    keys = jwks(ClientKey.generate("ES256"))
+    response = register(client, {"client_name": "Signed", "redirect_uris": [CLAUDE_CALLBACK],
+                                 "token_endpoint_auth_method": "private_key_jwt", "jwks": keys})
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    body = response.json()
+    assert body["token_endpoint_auth_method"] == "private_key_jwt"
+    assert "client_secret" not in body and "client_secret_expires_at" not in body
+    assert body["jwks"] == keys
+    stored = Client.objects.get(client_id=body["client_id"])
+    assert stored.client_type == Client.CLIENT_CONFIDENTIAL and stored.jwks == keys
+
+
+def test_rfc7592_update_goes_through_the_same_policy(client):
+    """One policy for DCR and RFC 7592: an update with Claude's three grants is narrowed, not refused."""
+    registered = register(client, corpus("claude_dcr_none")["document"]).json()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {registered['registration_access_token']}"}
+    update = {**corpus("claude_dcr_client_secret_post")["document"], "client_name": "Claude (renamed)"}
+    response = client.put(f"/register/{registered['client_id']}", json.dumps(update), content_type="application/json", **auth)
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["grant_types"] == ["authorization_code", "refresh_token"]
+    stored = Client.objects.get(client_id=registered["client_id"])
+    assert stored.name == "Claude (renamed)" and stored.token_endpoint_auth_method == "client_secret_post"
