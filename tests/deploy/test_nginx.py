@@ -240,7 +240,6 @@ def test_doctor_passes_every_step_loopback_allows(doctor_run):
     assert list(statuses) == ["tls", "challenge", "prm", "as-metadata", "jwks", "sse", "clock", "claude-user"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue 7: /register narrows Claude's jwt-bearer grant instead of refusing")
 def test_doctor_registers_claude_and_deletes_it_through_nginx(cluster, doctor_run):
     """CLAUDE-05: Claude's real registration body succeeds through the proxy and is deleted again (RFC 7592),
     so the doctor's exit status is 0."""
