@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
 
@@ -105,6 +106,11 @@ class Client(AbstractApplication):
                 errors.setdefault("redirect_uris", []).extend(exc.error_list)
         if errors:
             raise ValidationError(errors)
+
+    def get_absolute_url(self) -> str:
+        # DOT's reverses "oauth2_provider:detail", a view this server does not mount (a 500 on
+        # the admin's "View on site"); the client's page is its admin page.
+        return reverse("admin:oauth_app_client_change", args=[self.pk])
 
     def is_usable(self, request) -> bool:
         return self.is_active
