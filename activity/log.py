@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from .models import Event
@@ -159,8 +159,16 @@ def _safe_flush() -> None:
 
 
 def flush() -> int:
-    """Write what this process has recorded so far (pages that show the log call it first)."""
-    return _writer.flush()
+    """Write what this process has recorded so far (pages that show the log call it first).
+
+    A database error is logged, not raised: a page that shows the log must still render, and
+    the events stay queued for the writer thread's next attempt.
+    """
+    try:
+        return _writer.flush()
+    except DatabaseError:
+        log.warning("Could not write the activity log now; the writer thread will retry.", exc_info=True)
+        return 0
 
 
 def pending() -> int:
