@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from oauth_app.models import Client
@@ -15,7 +16,7 @@ from .timeline import describe
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("at", "kind", "what", "client", "user", "actor", "outcome", "duration_ms")
+    list_display = ("when", "what", "client", "user", "actor", "outcome")
     list_filter = ("kind", "outcome", "at")
     search_fields = ("client_id", "user__username", "tool", "actor")
     date_hierarchy = "at"
@@ -35,14 +36,18 @@ class EventAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         flush()
-        return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, {"title": "Activity", **(extra_context or {})})
+
+    @admin.display(description="when", ordering="at")
+    def when(self, obj: Event) -> str:
+        return timezone.localtime(obj.at).strftime("%Y-%m-%d %H:%M:%S")
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         self._client_names = {}
         return queryset
 
-    @admin.display(description="what")
+    @admin.display(description="what happened")
     def what(self, obj: Event) -> str:
         return describe(obj)
 

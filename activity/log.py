@@ -1,9 +1,9 @@
 """Recording activity: a typed, cheap API whose writes happen off the request path.
 
-Every ``record_*`` function builds an unsaved :class:`~activity.models.Event` and appends it to
+Every ``record_*`` function builds a small tuple (:class:`PendingEvent`) and appends it to
 an in-process buffer (a ``deque.append``: no I/O, safe from sync and async code alike). A daemon
 thread writes the buffer with one ``bulk_create`` every ``ACTIVITY_FLUSH_SECONDS`` or as soon as
-``ACTIVITY_BATCH_SIZE`` events are waiting, so neither ``/mcp`` nor ``/token`` waits for the log.
+``ACTIVITY_BATCH_SIZE`` events are waiting (one ``executemany`` INSERT), so neither ``/mcp`` nor ``/token`` waits for the log.
 Pages that read the log call :func:`flush` first, so what this process recorded is visible.
 
 With ``ACTIVITY_BACKGROUND = False`` (the unit tests) each event is written at once, in the
@@ -27,10 +27,10 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
 from .models import Event
@@ -86,6 +86,41 @@ def admin_actor(user) -> str:
 # --- The buffer and its writer --------------------------------------------------------------
 
 
+class PendingEvent(NamedTuple):
+    """An event waiting to be written: plain values in the table's column order (cheap to build)."""
+
+    at: datetime
+    kind: str
+    client_id: str
+    user_id: int | None
+    actor: str
+    outcome: str
+    tool: str
+    duration_ms: int | None
+    detail: dict[str, Any]
+
+
+_COLUMNS = PendingEvent._fields
+
+
+def _insert(batch: list[PendingEvent]) -> None:
+    """One ``executemany`` INSERT: the ORM's per-object ``bulk_create`` work cost more CPU than the
+    ``/mcp`` request itself (see bench/bench_activity.py), and these rows need none of it."""
+    connection = connections[router.db_for_write(Event)]
+    ops = connection.ops
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(ops.quote_name(Event._meta.get_field(name).column) for name in _COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    detail_field = Event._meta.get_field("detail")
+    rows = [
+        (ops.adapt_datetimefield_value(e.at), e.kind, e.client_id, e.user_id, e.actor, e.outcome, e.tool,
+         e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
+        for e in batch
+    ]
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+
+
 class _Writer:
     def __init__(self) -> None:
         self._pending: deque[Event] = deque()
@@ -95,7 +130,7 @@ class _Writer:
         self._start_lock = threading.Lock()
         self.dropped = 0
 
-    def add(self, event: Event) -> None:
+    def add(self, event: PendingEvent) -> None:
         if not getattr(settings, "ACTIVITY_BACKGROUND", True):
             self._pending.append(event)
             self.flush()
@@ -136,7 +171,7 @@ class _Writer:
                 while self._pending and len(batch) < 500:
                     batch.append(self._pending.popleft())
                 try:
-                    Event.objects.bulk_create(batch)
+                    _insert(batch)
                 except Exception:
                     self._pending.extendleft(reversed(batch))
                     raise
@@ -183,10 +218,9 @@ def record(kind: str, *, client_id: str = "", user_id: int | None = None, actor:
            outcome: str = Outcome.OK, tool: str = "", duration_ms: int | None = None,
            detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     """Queue one event. Never raises on bad input that is merely long: strings are truncated."""
-    _writer.add(Event(
-        at=at or timezone.now(), kind=kind, client_id=(client_id or "")[:255], user_id=user_id,
-        actor=(actor or "")[:160], outcome=outcome, tool=(tool or "")[:128],
-        duration_ms=None if duration_ms is None else max(0, int(duration_ms)), detail=detail or {},
+    _writer.add(PendingEvent(
+        at or timezone.now(), str(kind), (client_id or "")[:255], user_id, (actor or "")[:160], str(outcome),
+        (tool or "")[:128], None if duration_ms is None else max(0, int(duration_ms)), detail or {},
     ))
 
 

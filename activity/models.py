@@ -53,7 +53,7 @@ class Event(models.Model):
         ERROR = "error", _("error")
         DENIED = "denied", _("denied")
 
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(_("when"), default=timezone.now)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     client_id = models.CharField(max_length=255, blank=True, default="")
     # No database constraint: rows are written in batches after the fact, and a person deleted in
@@ -69,7 +69,7 @@ class Event(models.Model):
     class Meta:
         ordering = ["-at", "-pk"]
         verbose_name = _("activity event")
-        verbose_name_plural = _("activity")
+        verbose_name_plural = _("activity events")
         indexes = [
             # The three timelines (client page, user page, admin list filtered by kind) and pruning.
             models.Index(fields=["client_id", "-at"], name="activity_client_at"),

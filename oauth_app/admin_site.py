@@ -22,6 +22,8 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 
 class ConsoleSite(admin.AdminSite):
     index_title = "Operator's console"
+    site_url = None  # there is no public site to "view": the product is its endpoints
+    enable_nav_sidebar = False  # the lists need the full 1280 px
 
     @property
     def site_header(self) -> str:  # read live, so RESOURCE_NAME applies without a restart of tests

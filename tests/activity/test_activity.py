@@ -135,6 +135,10 @@ class TestMcpApi:
         assert summary.last_mcp_request is not None
 
 
+def pending(tool: str, user_id: int) -> log.PendingEvent:
+    return log.PendingEvent(timezone.now(), log.Kind.TOOL_CALL, "c", user_id, "", "ok", tool, 1, {"n": tool})
+
+
 @pytest.mark.django_db(transaction=True)
 def test_background_writer_batches_off_the_calling_thread(settings, alice):
     """Off the hot path: ``record_*`` only queues; the writer thread inserts the batch."""
@@ -156,12 +160,14 @@ def test_background_writer_batches_off_the_calling_thread(settings, alice):
     writer.flush = flush
     tool_calls = Event.objects.filter(kind=log.Kind.TOOL_CALL)
     for n in range(4):
-        writer.add(Event(kind=log.Kind.TOOL_CALL, tool=f"t{n}", client_id="c", user_id=alice.pk))
+        writer.add(pending(f"t{n}", alice.pk))
     assert tool_calls.count() == 0 and writer.pending() == 4  # the caller wrote nothing
-    writer.add(Event(kind=log.Kind.TOOL_CALL, tool="t4", client_id="c", user_id=alice.pk))
+    writer.add(pending("t4", alice.pk))
     assert flushed.wait(10)  # the fifth event wakes the writer thread
     assert flushed_by == ["activity-writer"]
     assert sorted(tool_calls.values_list("tool", flat=True)) == ["t0", "t1", "t2", "t3", "t4"]
+    row = tool_calls.get(tool="t2")
+    assert (row.detail, row.user, row.duration_ms, row.at is not None) == ({"n": "t2"}, alice, 1, True)
 
 
 def test_prune_command_keeps_the_retention(settings):
