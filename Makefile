@@ -39,6 +39,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) bench/bench_tokens.py $(BENCH_TOKENS_ARGS)
 	$(PY) bench/bench_mcp.py $(BENCH_MCP_ARGS)
+	$(PY) bench/bench_activity.py $(BENCH_ACTIVITY_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles
