@@ -28,6 +28,8 @@ def describe(event: Event) -> str:
         return f"Registered ({detail.get('source', 'admin')})"
     if kind == Kind.CLIENT_DISABLED:
         return "Disabled"
+    if kind == Kind.CLIENT_CHANGED:
+        return "Changed: " + ", ".join(detail.get("fields", []))
     if kind in (Kind.CONSENT_ALLOWED, Kind.CONSENT_DENIED):
         verb = "allowed" if kind == Kind.CONSENT_ALLOWED else "denied"
         scope = detail.get("scope")

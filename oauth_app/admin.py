@@ -186,6 +186,9 @@ class ClientAdmin(admin.ModelAdmin):
         was_active = Client.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first() if change else None
         with acting_as(admin_actor(request.user)):
             super().save_model(request, obj, form, change)
+            if change and form.changed_data:
+                record(Kind.CLIENT_CHANGED, client_id=obj.client_id, actor=admin_actor(request.user),
+                       detail={"fields": sorted(form.changed_data)})
             if was_active and not obj.is_active:
                 record(Kind.CLIENT_DISABLED, client_id=obj.client_id, actor=admin_actor(request.user))
                 revocation.revoke_client_tokens(obj)

@@ -21,7 +21,6 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -30,7 +29,7 @@ import pytest
 from tests.support.daphne import REPO, DaphneServer, start_daphne
 
 sync_api = pytest.importorskip("playwright.sync_api")
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, browser  # noqa: E402,F401
+from tests.e2e.test_browser import TIMEOUT_MS, browser  # noqa: E402,F401  (the Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(90)]
 

@@ -163,6 +163,7 @@ class TestClientPage:
         assert not AccessToken.objects.filter(token_checksum=checksum(raw)).exists()
         assert Event.objects.filter(kind="client.disabled", client_id=public_client.client_id, actor="admin:boss").exists()
         assert Event.objects.get(kind="token.revoked").actor == "admin:boss"
+        assert Event.objects.get(kind="client.changed").detail == {"fields": ["is_active"]}
 
 
 class TestTokens:
