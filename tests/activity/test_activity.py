@@ -139,7 +139,7 @@ def pending(tool: str, user_id: int) -> log.PendingEvent:
     return log.PendingEvent(timezone.now(), log.Kind.TOOL_CALL, "c", user_id, "", "ok", tool, 1, {"n": tool})
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # like tests/mcp_app (keeps the seeded rows)
 def test_background_writer_batches_off_the_calling_thread(settings, alice):
     """Off the hot path: ``record_*`` only queues; the writer thread inserts the batch."""
     settings.ACTIVITY_BACKGROUND = True
