@@ -8,7 +8,8 @@ Run on demand (never by the test suite)::
 
 Two daphne processes from ``bench/bench_mcp.py``'s harness, same machine, same SQLite setup:
 
-* **plain**: ``bench.settings_bench``, the trivial async ``echo`` tool;
+* **plain**: ``bench.settings_activity_plain``, a trivial async ``echo`` tool that reads its
+  ``ToolContext`` principal;
 * **logged**: ``bench.settings_activity``, the same ``echo`` that also calls
   :func:`activity.log.record_tool_call` (what the MCP dispatcher calls once per tool call), so the
   background writer batches one row per call into the database of that server.
@@ -16,7 +17,11 @@ Two daphne processes from ``bench/bench_mcp.py``'s harness, same machine, same S
 They are measured in alternating rounds (plain, logged, plain, logged, ...) with the modern-era
 (2026-07-28, stateless) ``tools/call`` load of ``bench_mcp.py``, so drift on a shared machine hits
 both. The summary is the ratio logged / plain of the summed requests per second and of the server
-CPU per request; the goal is at most 5 % lost. Results go to ``bench/results/activity-<UTC>.json``.
+CPU per request; the goal is at most 5 % lost. On a shared machine the rps ratio drifts with
+the neighbours' load, so the script also measures, on the logged server's own database once the
+rounds are over, the CPU one event costs to queue (the request's share) and to write (the writer
+thread's), as a fraction of the plain server's CPU per request: the figure least moved by noise.
+Results go to ``bench/results/activity-<UTC>.json``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,21 @@ from bench.bench_mcp import (  # noqa: E402
 
 CASES = {"plain": Case("plain-modern", "ours", "modern", "echo"),
          "logged": Case("logged-modern", "ours", "modern", "echo")}
-SETTINGS = {"plain": "bench.settings_bench", "logged": "bench.settings_activity"}
+SETTINGS = {"plain": "bench.settings_activity_plain", "logged": "bench.settings_activity"}
+MICRO = """
+import json, time
+from django.conf import settings
+from activity import log
+settings.ACTIVITY_BACKGROUND, settings.ACTIVITY_BATCH_SIZE, settings.ACTIVITY_FLUSH_SECONDS = True, 10**9, 3600
+n = 20000
+t = time.process_time()
+for i in range(n):
+    log.record_tool_call(tool="echo", outcome="ok", duration_ms=0.01, client_id="client_bench", user_id=None)
+queue = (time.process_time() - t) / n
+t = time.process_time()
+written = log._writer.flush()
+print(json.dumps({"queue_us": queue * 1e6, "write_us": (time.process_time() - t) / written * 1e6}))
+"""
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Namespace]:
@@ -82,6 +101,12 @@ async def bench(args, load, tmp: Path) -> dict:
                              1000 * cpu / requests if requests else None, "errors": errors}
         rps_ratio = summary["logged"]["rps"] / summary["plain"]["rps"]
         cpu_ratio = summary["logged"]["server_cpu_ms_per_request"] / summary["plain"]["server_cpu_ms_per_request"]
+        # In-process cost per event, on the logged server's own database while it is idle: CPU
+        # time to queue (the part on the request's path) and to write (the writer thread).
+        micro = json.loads(servers["logged"].manage("shell", "-c", MICRO).stdout.strip().splitlines()[-1])
+        share = (micro["queue_us"] + micro["write_us"]) / 1000 / summary["plain"]["server_cpu_ms_per_request"]
+        print(f"per event: queue {micro['queue_us']:.1f} µs + write {micro['write_us']:.1f} µs of CPU "
+              f"= {share * 100:.1f}% of plain's server CPU per request")
         logged_rows = servers["logged"].manage("shell", "-c", "from activity.models import Event;"
                                                "print(Event.objects.filter(kind='mcp.tool_call').count())")
         written = int(logged_rows.stdout.strip().splitlines()[-1])
@@ -89,6 +114,7 @@ async def bench(args, load, tmp: Path) -> dict:
               f"server CPU per request {cpu_ratio:.3f}x; errors plain {summary['plain']['errors']}, "
               f"logged {summary['logged']['errors']}; tool-call rows written by the logged server: {written}")
         return {"benchmark": "activity", "options": vars(args), "summary": summary, "rps_ratio": rps_ratio,
+                "per_event_cpu_us": micro, "per_event_share_of_request_cpu": share,
                 "cpu_ratio": cpu_ratio, "rows_written": written, "machine": machine_info(),
                 "results": {name: [r.as_dict() for r in runs] for name, runs in results.items()}}
     finally:
