@@ -49,7 +49,8 @@ class SigningKeyAdmin(admin.ModelAdmin):
         return request.user.has_perm("oauth_app.change_signingkey")
 
     def changelist_view(self, request, extra_context=None):
-        extra = {**(extra_context or {}), "has_manage_permission": self.has_manage_permission(request)}
+        extra = {"title": "Signing keys", **(extra_context or {}),
+                 "has_manage_permission": self.has_manage_permission(request)}
         return super().changelist_view(request, extra)
 
     @admin.display(description="kid", ordering="kid")

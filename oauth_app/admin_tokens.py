@@ -83,6 +83,10 @@ class ReadOnlyTokenAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return self.detail_fields
 
+    def changelist_view(self, request, extra_context=None):
+        title = str(self.opts.verbose_name_plural).capitalize()
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
     def get_readonly_fields(self, request, obj=None):
         return self.detail_fields
 

@@ -6,7 +6,8 @@ signs in, consents and the client exchanges the code and calls a tool over ``/mc
 sees those steps in the client's timeline and the activity log; the person sees the app in
 ``/account/apps``, revokes it, and the next ``/mcp`` request with that token is 401.
 
-Screenshots of each page go to ``docs/screenshots/`` (the README shows two of them).
+Screenshots of each page go to ``docs/screenshots/`` (the README shows two of them), plus the
+token list and the signing keys.
 
 Nothing listens at ``https://claude.ai``: ``page.route`` answers the redirect inside the browser.
 No sleeps: every wait is on a Playwright event, a URL or a locator.
@@ -162,6 +163,26 @@ def test_operator_adds_claude_person_connects_then_revokes(browser, console_serv
     rows = admin.locator("#result_list tbody tr")
     assert rows.filter(has_text="Consent allowed").count() == 1
     shoot(admin, "activity-log")
+
+    # Tokens are read only, people by name; signing keys have buttons instead of a Save button.
+    admin.goto(server.url + "/admin/oauth2_provider/accesstoken/")
+    token_row = admin.locator("#result_list tbody tr")
+    assert token_row.count() == 1
+    assert all(text in token_row.inner_text() for text in (PERSON, "Claude", "mcp", "active"))
+    assert admin.get_by_role("link", name=re.compile("^Add")).count() == 0
+    shoot(admin, "tokens")
+    admin.goto(server.url + "/admin/oauth_app/signingkey/")
+    admin.get_by_role("link", name="Create next key").click()
+    admin.wait_for_url(re.compile(r"/signingkey/create/$"))
+    admin.locator("#id_algorithm").select_option("ES256")
+    admin.get_by_role("button", name="Create next key").click()
+    admin.wait_for_url(server.url + "/admin/oauth_app/signingkey/")
+    assert "is published as 'next'" in admin.locator("ul.messagelist").inner_text()
+    assert admin.locator("#result_list tbody tr", has_text="next").count() == 1
+    shoot(admin, "signing-keys")
+    admin.locator("#result_list tbody tr", has_text="active").get_by_role("link").first.click()
+    assert admin.locator("input[name=_save]").count() == 0
+    assert admin.get_by_text("State timeline").count() == 1
 
     # --- The person sees and revokes Claude in connected apps ---------------------------------
     person.goto(server.url + "/account/apps")
