@@ -9,26 +9,28 @@ export HOST PORT
 .PHONY: run test setup bench clean
 
 $(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	touch $@
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
-	$(PY) -m pip install --quiet -r requirements-test.txt
-	touch $@
+	@$(PY) -m pip install --quiet -r requirements-test.txt
+	@touch $@
 
+# Quiet on success (errors still reach stderr); ensureadmin --banner prints the one block that
+# says where to go: admin URL, account (and a generated password, once), MCP URL, discovery URL.
 setup: $(VENV)/.installed
-	$(PY) manage.py check --fail-level ERROR
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py createsigningkey --activate --if-missing
-	$(PY) manage.py ensureadmin
+	@$(PY) manage.py check --fail-level ERROR >/dev/null
+	@$(PY) manage.py migrate --noinput --verbosity 0
+	@$(PY) manage.py collectstatic --noinput --verbosity 0
+	@$(PY) manage.py createsigningkey --activate --if-missing >/dev/null
+	@$(PY) manage.py ensureadmin --banner
 
+# A legacy-era tool call keeps running after its client drops the stream (it resumes with
+# Last-Event-ID); give it Claude's 300 s tool timeout instead of daphne's default 10 s.
 run: setup
-	# A legacy-era tool call keeps running after its client drops the stream (it resumes with
-	# Last-Event-ID); give it Claude's 300 s tool timeout instead of daphne's default 10 s.
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --application-close-timeout 300 project.asgi:application
+	@$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --application-close-timeout 300 project.asgi:application
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -37,6 +39,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) bench/bench_tokens.py $(BENCH_TOKENS_ARGS)
 	$(PY) bench/bench_mcp.py $(BENCH_MCP_ARGS)
+	$(PY) bench/bench_activity.py $(BENCH_ACTIVITY_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -1,6 +1,7 @@
-"""App configuration: registers the system checks."""
+"""App configuration: registers the system checks; the admin app config with this product's site."""
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class OAuthAppConfig(AppConfig):
@@ -10,3 +11,10 @@ class OAuthAppConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+
+
+class ConsoleAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with :class:`oauth_app.admin_site.ConsoleSite` as the default site."""
+
+    default = False  # named explicitly in INSTALLED_APPS; OAuthAppConfig stays this module's default
+    default_site = "oauth_app.admin_site.ConsoleSite"

@@ -154,6 +154,8 @@ def retire(kid: str, *, force: bool = False) -> int:
 
     Returns how many tokens were revoked.
     """
+    from activity.log import acting_as
+
     from .revocation import revoke_access_tokens
 
     with transaction.atomic():
@@ -169,7 +171,8 @@ def retire(kid: str, *, force: bool = False) -> int:
         if count and not force:
             raise SigningKeyError(f"{count} unexpired token(s) were signed by {kid}; wait for them to expire, "
                             "or use --force to revoke them.")
-        revoked = revoke_access_tokens(AccessToken.objects.filter(signing_key_link__kid=kid)) if count else 0
+        with acting_as("key-retirement"):  # the activity log says why these tokens went
+            revoked = revoke_access_tokens(AccessToken.objects.filter(signing_key_link__kid=kid)) if count else 0
         key.state, key.retired_at = SigningKey.State.RETIRED, timezone.now()
         key.save(update_fields=["state", "retired_at"])
     clear_cache()

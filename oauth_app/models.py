@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
 
@@ -162,6 +163,10 @@ class Client(AbstractApplication):
                     kwargs["update_fields"] = {*kwargs["update_fields"], "token_endpoint_auth_method", "jwks_uri", "jwks",
                                                "token_endpoint_auth_signing_alg", "client_type"}
         super().save(*args, **kwargs)
+    def get_absolute_url(self) -> str:
+        # DOT's reverses "oauth2_provider:detail", a view this server does not mount (a 500 on
+        # the admin's "View on site"); the client's page is its admin page.
+        return reverse("admin:oauth_app_client_change", args=[self.pk])
 
     def is_usable(self, request) -> bool:
         return self.is_active

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import QuerySet
-from oauth2_provider.models import AccessToken, RefreshToken, revoke_access_token
+from oauth2_provider.models import AccessToken, Grant, RefreshToken, revoke_access_token
+
+from activity.log import Kind, acting_as, record
 
 from .models import Client
 
@@ -18,7 +20,8 @@ from .models import Client
 def revoke_access_tokens(access_tokens: QuerySet) -> int:
     """Revoke the given access tokens and their refresh tokens; returns how many were revoked."""
     count = 0
-    with transaction.atomic():
+    # "api" unless the caller said who (admin, user, key retirement): the activity log records it.
+    with transaction.atomic(), acting_as("api", default=True):
         for token in access_tokens.select_for_update():
             revoke_access_token(token)
             count += 1
@@ -26,8 +29,9 @@ def revoke_access_tokens(access_tokens: QuerySet) -> int:
 
 
 def _revoke_refresh_tokens(tokens: QuerySet) -> None:
-    for refresh_token in tokens.filter(revoked__isnull=True):
-        refresh_token.revoke()
+    with acting_as("api", default=True):
+        for refresh_token in tokens.filter(revoked__isnull=True):
+            refresh_token.revoke()
 
 
 def revoke_client_tokens(client: Client) -> int:
@@ -46,9 +50,19 @@ def revoke_user_tokens(user) -> int:
     return count
 
 
+def revoke_user_client_tokens(user, client: Client) -> int:
+    """Revoke what ``user`` authorized ``client`` to hold ("connected apps"): tokens and pending codes."""
+    with transaction.atomic():
+        count = revoke_access_tokens(AccessToken.objects.filter(user=user, application=client))
+        _revoke_refresh_tokens(RefreshToken.objects.filter(user=user, application=client))
+        Grant.objects.filter(user=user, application=client).delete()
+    return count
+
+
 def disable_client(client: Client) -> int:
     """Switch ``client`` off (no new authorizations or tokens) and revoke what it holds."""
-    with transaction.atomic():
+    with transaction.atomic(), acting_as("client-disabled"):
         Client.objects.filter(pk=client.pk).update(is_active=False)
         client.is_active = False
+        record(Kind.CLIENT_DISABLED, client_id=client.client_id)
         return revoke_client_tokens(client)

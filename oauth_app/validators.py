@@ -26,6 +26,8 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauth2_provider.settings import oauth2_settings
 
+from activity.log import acting_as
+
 from . import client_auth
 from .models import Client, ConsumedCode, TokenKey
 
@@ -85,10 +87,20 @@ class OAuth2Validator(DOTValidator):
         consumed = ConsumedCode.objects.filter(code_checksum=ConsumedCode.checksum(code), application=client).first()
         if consumed is not None:
             log.warning("Authorization code replayed by client %s; revoking the tokens it produced.", client.client_id)
-            if consumed.access_token is not None:
-                revoke_access_token(consumed.access_token)
-            RefreshToken.revoke_family(consumed.token_family)
+            with acting_as("code-replay"):
+                if consumed.access_token is not None:
+                    revoke_access_token(consumed.access_token)
+                RefreshToken.revoke_family(consumed.token_family)
         return False
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        # DOT revokes the whole family here when a rotated refresh token is replayed.
+        with acting_as("refresh-reuse"):
+            return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        with acting_as("client"):  # RFC 7009 /revoke: the client gave the token back
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
 
     def _create_authorization_code(self, request, code, expires=None):
         # Store the canonical form on the grant, so /token compares like with like.

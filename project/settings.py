@@ -124,7 +124,7 @@ for _origin in CORS_ORIGINS:
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "oauth_app.apps.ConsoleAdminConfig",  # django.contrib.admin with this product's index and header
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "channels",
     "oauth_app",
+    "activity",
     "mcp_app",
 ]
 
@@ -166,6 +167,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "oauth_app.context_processors.product",
             ],
         },
     },
@@ -316,6 +318,16 @@ OAUTH2_PROVIDER = {
     # client-metadata policy (oauth_app.cimd).
     "CIMD_METADATA_FETCHER": "oauth_app.cimd.SafeFetcher",
 }
+
+RESOURCE_NAME = OAUTH2_PROVIDER["OAUTH2_PROTECTED_RESOURCE_NAME"]
+
+# --- Activity log (activity.log) -------------------------------------------------------------
+# Written by a background thread in batches (never on the request path); pruned by
+# `manage.py pruneactivity`.
+ACTIVITY_RETENTION_DAYS = _env_int("ACTIVITY_RETENTION_DAYS", 90, minimum=1)
+ACTIVITY_FLUSH_SECONDS = 1.0
+ACTIVITY_BATCH_SIZE = 200
+ACTIVITY_BACKGROUND = True
 
 # DRF supplies the rate-limit machinery (SimpleRateThrottle) used by /register.
 # NUM_PROXIES: how many reverse proxies to trust for X-Forwarded-For (0: use the socket address).

@@ -32,6 +32,12 @@ def _public_url(settings):
 
 
 @pytest.fixture(autouse=True)
+def _activity_inline(settings):
+    """Unit tests write activity at once, in the test's thread and transaction (no writer thread)."""
+    settings.ACTIVITY_BACKGROUND = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 
@@ -41,7 +47,7 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _active_signing_key(request):
+def _active_signing_key(request, _activity_inline):
     """Tests that touch the database get an active ES256 signing key (cheap to generate)."""
     if not {"db", "transactional_db"} & set(request.fixturenames) and not request.node.get_closest_marker("django_db"):
         yield None

@@ -1,8 +1,9 @@
 """Views of the authorization server, split by endpoint family and re-exported here."""
 
+from .account import ConnectedAppsView, RevokeAppView
 from .authorize import ConsentView
 from .login import LoginView
 from .metadata import JwksView, ServerMetadataView
 from .registration import RegistrationManagementView, RegistrationView
 
-__all__ = ["ConsentView", "JwksView", "LoginView", "RegistrationManagementView", "RegistrationView", "ServerMetadataView"]
+__all__ = ["ConnectedAppsView", "ConsentView", "RevokeAppView", "JwksView", "LoginView", "RegistrationManagementView", "RegistrationView", "ServerMetadataView"]

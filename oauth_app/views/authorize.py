@@ -20,6 +20,8 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 
+from activity.log import Kind, record
+
 from ..consent import grantable_scopes
 from ..models import Client
 from ..redirects import is_loopback_uri, is_private_use_uri
@@ -74,6 +76,10 @@ class ConsentView(AuthorizationView):
             )
             return self.error_response(error, client)
         form.cleaned_data["scope"] = " ".join(scope.name for scope in scopes)
+        allowed = bool(form.cleaned_data.get("allow"))
+        record(Kind.CONSENT_ALLOWED if allowed else Kind.CONSENT_DENIED, client_id=client.client_id,
+               user_id=self.request.user.pk, outcome="ok" if allowed else "denied",
+               detail={"scope": form.cleaned_data["scope"]} if allowed else {})
         return super().form_valid(form)
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:

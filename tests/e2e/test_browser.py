@@ -291,9 +291,9 @@ def admin_account(daphne_server) -> tuple[str, str]:
 def test_admin_adds_confidential_client_and_sees_secret_once(page, daphne_server, admin_account):
     """DJ-07, SEC-13, SEC-14: a superuser adds a confidential authorization-code client in the admin.
 
-    The secret is generated server-side and shown once, in the message after saving
-    ("Client secret for client_…"); the client is listed; its change page never shows the
-    secret again (only its hash is stored). The admin pages are not frameable either.
+    Starting from the "Confidential web app" preset, the secret is generated server-side and
+    shown once, on the client page the save lands on; a reload or the list never shows it again
+    (only its hash is stored). The admin pages are not frameable either.
     """
     username, password = admin_account
     with page.expect_response(lambda r: r.url.startswith(daphne_server.url + "/admin/login/")) as login_info:
@@ -306,38 +306,35 @@ def test_admin_adds_confidential_client_and_sees_secret_once(page, daphne_server
     assert admin_login.value.status in (302, 303), admin_login.value.status  # SEC-14: never 307
     page.wait_for_url(daphne_server.url + "/admin/")
 
-    page.get_by_role("link", name="Clients", exact=True).click()
+    page.get_by_role("rowheader", name="Clients").get_by_role("link").click()
     page.wait_for_url(re.compile(r"/admin/oauth_app/client/$"))
     page.get_by_role("link", name="Add client").click()
     page.wait_for_url(re.compile(r"/admin/oauth_app/client/add/$"))
 
     name = f"Admin Browser Client {secrets.token_hex(4)}"
+    page.get_by_role("link", name=re.compile(r"^Confidential web app")).click()
+    page.wait_for_url(re.compile(r"/add/\?preset=web$"))
+    assert page.get_by_role("radio", name="Confidential", exact=True).is_checked()
     page.fill("#id_name", name)
-    page.get_by_label("Confidential").check()
-    page.get_by_label("Authorization code").check()
     page.fill("#id_redirect_uris", "https://app.example.com/callback")
     page.get_by_role("button", name="Save", exact=True).click()
-    page.wait_for_url(re.compile(r"/admin/oauth_app/client/$"))
+    page.wait_for_url(re.compile(r"/admin/oauth_app/client/\d+/change/$"))
 
-    messages = page.locator("ul.messagelist li").all_inner_texts()
-    secret_messages = [m for m in messages if "Client secret for client_" in m]
-    assert len(secret_messages) == 1, messages
-    match = re.fullmatch(r"Client secret for (client_[A-Za-z0-9_-]{22}): (\S+) — copy it now; .*", secret_messages[0])
-    assert match, secret_messages[0]
-    client_id, secret = match.groups()
+    # The client page: Client ID first, then the secret, shown this once.
+    client_id = page.locator("#client-id").inner_text()
+    secret = page.locator("#client-secret").inner_text()
+    assert re.fullmatch(r"client_[A-Za-z0-9_-]{22}", client_id), client_id
     assert len(secret) >= 32
+    assert "stored hashed and will not be shown again" in page.locator(".console-secret").inner_text()
+    assert secret not in "".join(page.locator("ul.messagelist li").all_inner_texts())
 
+    # Shown once: neither a reload of the client page nor the list shows it again.
+    page.reload()
+    assert secret not in page.content()
+    assert page.locator("#client-secret").count() == 0
+    assert page.locator("#id_name").input_value() == name
+    page.goto(daphne_server.url + "/admin/oauth_app/client/")
     row = page.locator("#result_list tbody tr", has_text=name)
     assert row.count() == 1
     assert client_id in row.inner_text()
-
-    # Shown once: neither the change page nor a reload of the list shows it again.
-    page.reload()
     assert secret not in page.content()
-    assert "Client secret for" not in page.content()
-    row.get_by_role("link", name=name).click()
-    page.wait_for_url(re.compile(r"/admin/oauth_app/client/\d+/change/$"))
-    assert page.locator("#id_name").input_value() == name
-    assert client_id in page.content()
-    assert secret not in page.content()
-    assert "Client secret for" not in page.content()

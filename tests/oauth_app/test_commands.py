@@ -43,3 +43,21 @@ def test_existing_account_is_left_alone(monkeypatch):
 def test_empty_username_is_refused():
     with pytest.raises(CommandError, match="ADMIN_USERNAME"):
         call_command("ensureadmin", username="", stdout=StringIO())
+
+
+def test_banner_shows_where_to_go_and_the_generated_password_once(monkeypatch, settings):
+    """``make run`` ends with one block: admin URL, account, password when generated, MCP URL, discovery."""
+    settings.ISSUER, settings.MCP_RESOURCE = "http://127.0.0.1:8000", "http://127.0.0.1:8000/mcp"
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    first = StringIO()
+    call_command("ensureadmin", banner=True, stdout=first)
+    text = first.getvalue()
+    password = text.split("admin / ")[1].split()[0]
+    assert authenticate(username="admin", password=password) is not None
+    for line in ("Admin      http://127.0.0.1:8000/admin/", "MCP URL    http://127.0.0.1:8000/mcp",
+                 "Discovery  http://127.0.0.1:8000/.well-known/oauth-authorization-server"):
+        assert line in text
+    again = StringIO()
+    call_command("ensureadmin", banner=True, stdout=again)
+    assert password not in again.getvalue()
+    assert "Account    admin   (password: ADMIN_PASSWORD" in again.getvalue()

@@ -1,0 +1,280 @@
+"""Recording activity: a typed, cheap API whose writes happen off the request path.
+
+Every ``record_*`` function builds a small tuple (:class:`PendingEvent`) and appends it to
+an in-process buffer (a ``deque.append``: no I/O, safe from sync and async code alike). A daemon
+thread writes the buffer with one ``bulk_create`` every ``ACTIVITY_FLUSH_SECONDS`` or as soon as
+``ACTIVITY_BATCH_SIZE`` events are waiting (one ``executemany`` INSERT), so neither ``/mcp`` nor ``/token`` waits for the log.
+Pages that read the log call :func:`flush` first, so what this process recorded is visible.
+
+With ``ACTIVITY_BACKGROUND = False`` (the unit tests) each event is written at once, in the
+caller's thread, which keeps tests deterministic.
+
+Nothing secret is ever passed in: callers give the public ``client_id``, the user's primary key,
+names and numbers. Tool arguments are never recorded.
+
+Who revoked a token is carried by :func:`acting_as`, a context manager the revocation paths
+wrap around DOT's deletes; the ``post_delete`` receiver in :mod:`activity.receivers` reads it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import contextvars
+import hashlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import DatabaseError, connections, router, transaction
+from django.utils import timezone
+
+from .models import Event
+
+log = logging.getLogger(__name__)
+
+Kind = Event.Kind
+Outcome = Event.Outcome
+
+_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("activity_actor", default=None)
+
+#: Events above this many waiting are dropped (and counted) rather than growing without bound
+#: when the database is down: the log must never take the server with it.
+MAX_PENDING = 100_000
+
+
+# --- Context: who acted -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def acting_as(actor: str, *, default: bool = False) -> Iterator[None]:
+    """Attribute the revocations and key changes inside this block to ``actor``.
+
+    Actors: ``admin:<username>``, ``user`` (connected apps), ``client`` (RFC 7009 ``/revoke``),
+    ``refresh-reuse``, ``code-replay``, ``key-retirement``, ``client-disabled``, ``api``.
+    Nested blocks compose outer first (``admin:alice/key-retirement``), so the log says both
+    who acted and why the token went; with ``default=True`` the block only applies when no outer
+    one has said who (the revocation funnel's fallback ``api``). Token deletions outside any
+    block (expiry clean-up, the access token a refresh replaces) are not revocations and are not
+    recorded.
+    """
+    outer = _actor.get()
+    if outer is not None and default:
+        yield
+        return
+    token = _actor.set(actor if outer is None else f"{outer}/{actor}")
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> str | None:
+    """The actor set by the innermost :func:`acting_as` block, or ``None``."""
+    return _actor.get()
+
+
+def admin_actor(user) -> str:
+    """The ``actor`` string for a staff member acting in the admin."""
+    return f"admin:{user.get_username()}"
+
+
+# --- The buffer and its writer --------------------------------------------------------------
+
+
+class PendingEvent(NamedTuple):
+    """An event waiting to be written: plain values in the table's column order (cheap to build)."""
+
+    at: datetime
+    kind: str
+    client_id: str
+    user_id: int | None
+    actor: str
+    outcome: str
+    tool: str
+    duration_ms: int | None
+    detail: dict[str, Any]
+
+
+_COLUMNS = PendingEvent._fields
+
+
+def _insert(batch: list[PendingEvent]) -> None:
+    """One ``executemany`` INSERT: the ORM's per-object ``bulk_create`` work cost more CPU than the
+    ``/mcp`` request itself (see bench/bench_activity.py), and these rows need none of it."""
+    connection = connections[router.db_for_write(Event)]
+    ops = connection.ops
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(ops.quote_name(Event._meta.get_field(name).column) for name in _COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    detail_field = Event._meta.get_field("detail")
+    rows = [
+        (ops.adapt_datetimefield_value(e.at), e.kind, e.client_id, e.user_id, e.actor, e.outcome, e.tool,
+         e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
+        for e in batch
+    ]
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self._pending: deque[Event] = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # one flush at a time (thread vs a page's flush())
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.dropped = 0
+
+    def add(self, event: PendingEvent) -> None:
+        if not getattr(settings, "ACTIVITY_BACKGROUND", True):
+            self._pending.append(event)
+            self.flush()
+            return
+        if len(self._pending) >= MAX_PENDING:
+            self.dropped += 1
+            return
+        self._pending.append(event)
+        if self._thread is None:
+            self._start()
+        if len(self._pending) >= settings.ACTIVITY_BATCH_SIZE:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="activity-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(settings.ACTIVITY_FLUSH_SECONDS)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the writer must survive a database outage; events stay queued
+                log.exception("Could not write the activity log; will retry.")
+            finally:
+                # This thread's own connection: give it back (pooled on PostgreSQL).
+                connections.close_all()
+
+    def flush(self) -> int:
+        """Write every waiting event now, in the calling thread; returns how many were written."""
+        written = 0
+        with self._lock:
+            while self._pending:
+                batch = []
+                while self._pending and len(batch) < 500:
+                    batch.append(self._pending.popleft())
+                try:
+                    _insert(batch)
+                except Exception:
+                    self._pending.extendleft(reversed(batch))
+                    raise
+                written += len(batch)
+        return written
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+
+_writer = _Writer()
+atexit.register(lambda: _writer.pending() and _safe_flush())
+
+
+def _safe_flush() -> None:
+    try:
+        _writer.flush()
+    except Exception:
+        log.exception("Could not write the last activity events at exit.")
+
+
+def flush() -> int:
+    """Write what this process has recorded so far (pages that show the log call it first).
+
+    A database error is logged, not raised: a page that shows the log must still render, and
+    the events stay queued for the writer thread's next attempt.
+    """
+    try:
+        return _writer.flush()
+    except DatabaseError:
+        log.warning("Could not write the activity log now; the writer thread will retry.", exc_info=True)
+        return 0
+
+
+def pending() -> int:
+    """How many events are waiting to be written in this process."""
+    return _writer.pending()
+
+
+# --- The API --------------------------------------------------------------------------------
+
+
+def record(kind: str, *, client_id: str = "", user_id: int | None = None, actor: str = "",
+           outcome: str = Outcome.OK, tool: str = "", duration_ms: int | None = None,
+           detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+    """Queue one event. Never raises on bad input that is merely long: strings are truncated."""
+    _writer.add(PendingEvent(
+        at or timezone.now(), str(kind), (client_id or "")[:255], user_id, (actor or "")[:160], str(outcome),
+        (tool or "")[:128], None if duration_ms is None else max(0, int(duration_ms)), detail or {},
+    ))
+
+
+def session_ref(session_id: str) -> str:
+    """A short, non-reversible reference to an MCP session id, so a log reader cannot replay it."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:12]
+
+
+def record_session(*, opened: bool, client_id: str, user_id: int | None, session_id: str,
+                   protocol_version: str = "") -> None:
+    """An MCP session was opened (``initialize`` answered) or closed (DELETE, expiry).
+
+    Args:
+        opened: ``True`` when it was created, ``False`` when it ended.
+        client_id: the OAuth ``client_id`` of the token (``Principal.client_id``).
+        user_id: the person's primary key (``int(Principal.subject)`` for a user token; ``None``
+            for a ``client_credentials`` token, whose subject is the client).
+        session_id: the ``Mcp-Session-Id``; only a 12-hex-digit hash of it is stored.
+        protocol_version: the negotiated protocol version.
+    """
+    detail = {"session": session_ref(session_id)}
+    if protocol_version:
+        detail["protocol_version"] = protocol_version
+    record(Kind.SESSION_OPENED if opened else Kind.SESSION_CLOSED, client_id=client_id, user_id=user_id,
+           detail=detail)
+
+
+def record_tool_call(*, tool: str, outcome: str, duration_ms: float, client_id: str, user_id: int | None,
+                     session_id: str = "", error_code: int | None = None) -> None:
+    """A ``tools/call`` finished. Arguments and results are never recorded.
+
+    Args:
+        tool: the tool name as called.
+        outcome: ``"ok"``, ``"error"`` (a JSON-RPC error or ``isError`` result) or ``"denied"``
+            (insufficient scope).
+        duration_ms: wall time of the call in milliseconds.
+        client_id / user_id: as for :func:`record_session`.
+        session_id: the ``Mcp-Session-Id`` if any (stored hashed), empty for the stateless era.
+        error_code: the JSON-RPC error code, if the call failed with one.
+    """
+    detail: dict[str, Any] = {}
+    if session_id:
+        detail["session"] = session_ref(session_id)
+    if error_code is not None:
+        detail["error_code"] = int(error_code)
+    record(Kind.TOOL_CALL, client_id=client_id, user_id=user_id, outcome=outcome, tool=tool,
+           duration_ms=round(duration_ms), detail=detail)
+
+
+def user_id_of(subject: str, client_id: str) -> int | None:
+    """The user primary key from a token's ``sub`` (``None`` for a client-credentials token)."""
+    if subject == client_id:
+        return None
+    try:
+        return int(subject)
+    except (TypeError, ValueError):
+        return None

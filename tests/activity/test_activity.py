@@ -1,0 +1,180 @@
+"""The activity log: what each OAuth event records, who revoked, the MCP recording API, the
+background writer, pruning, and that no token or secret ever lands in a row."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http import HTTPStatus
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from oauth2_provider.models import RefreshToken
+
+from activity import log
+from activity.models import Event
+from oauth_app import keys, revocation
+from tests.oauth_app.test_token import checksum, exchange, refresh
+
+pytestmark = pytest.mark.django_db
+
+
+def kinds(**filters) -> list[str]:
+    log.flush()
+    return list(Event.objects.filter(**filters).order_by("at", "pk").values_list("kind", flat=True))
+
+
+def all_rows_text() -> str:
+    return json.dumps(list(Event.objects.values()), default=str)
+
+
+class TestOAuthEvents:
+    def test_flow_records_consent_issue_refresh_and_no_secret(self, client, public_client, token_pair, alice):
+        """DJ-07 audit: consent allowed, token issued, refreshed; user and client on each row;
+        neither the access token, the refresh token nor the code appears anywhere."""
+        first = token_pair()
+        second = refresh(client, public_client, first["refresh_token"]).json()
+        assert kinds(client_id=public_client.client_id) == [
+            "client.registered", "consent.allowed", "token.issued", "token.refreshed"]
+        issued = Event.objects.get(kind="token.issued")
+        assert (issued.user, issued.detail["grant_type"], issued.detail["scope"]) == (alice, "authorization_code", "mcp")
+        text = all_rows_text()
+        for secret in (first["access_token"], first["refresh_token"], second["access_token"], second["refresh_token"]):
+            assert secret not in text
+            assert checksum(secret) not in text
+
+    def test_consent_denied(self, browser, public_client):
+        from tests.support.oauth import Pkce, authorize_query, consent
+        from tests.conftest import LOOPBACK_CALLBACK
+
+        response = consent(browser, authorize_query(public_client.client_id, LOOPBACK_CALLBACK, Pkce.new()), allow=False)
+        assert response.status_code == 303
+        event = Event.objects.get(kind="consent.denied")
+        assert (event.client_id, event.outcome, event.user.username) == (public_client.client_id, "denied", "alice")
+
+    def test_registration_by_dcr_is_recorded_with_its_source(self, client):
+        response = client.post("/register", {"client_name": "Claude", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+                                             "token_endpoint_auth_method": "none"}, content_type="application/json")
+        assert response.status_code == HTTPStatus.CREATED
+        event = Event.objects.get(kind="client.registered", client_id=response.json()["client_id"])
+        assert event.detail["source"] == "dcr"
+
+    def test_rfc7009_revoke_is_by_the_client(self, client, public_client, token_pair):
+        tokens = token_pair()
+        assert client.post("/revoke", {"token": tokens["access_token"], "client_id": public_client.client_id}).status_code == 200
+        assert Event.objects.get(kind="token.revoked").actor == "client"
+
+    def test_refresh_reuse_detection_is_named(self, client, public_client, token_pair):
+        """DJ-05: a replayed rotated refresh token revokes the family; the log says why."""
+        first = token_pair()
+        refresh(client, public_client, first["refresh_token"])
+        RefreshToken.objects.filter(token_checksum=checksum(first["refresh_token"])).update(
+            revoked=timezone.now() - timedelta(minutes=5))
+        assert refresh(client, public_client, first["refresh_token"]).status_code == HTTPStatus.BAD_REQUEST
+        assert list(Event.objects.filter(kind="token.revoked").values_list("actor", flat=True)) == ["refresh-reuse"]
+
+    def test_code_replay_is_named(self, client, public_client, code_for):
+        code, pkce = code_for(public_client)
+        assert exchange(client, public_client, code, pkce.verifier).status_code == HTTPStatus.OK
+        assert exchange(client, public_client, code, pkce.verifier).status_code == HTTPStatus.BAD_REQUEST
+        assert list(Event.objects.filter(kind="token.revoked").values_list("actor", flat=True)) == ["code-replay"]
+
+    def test_rotation_itself_is_not_a_revocation(self, client, public_client, token_pair):
+        first = token_pair()
+        refresh(client, public_client, first["refresh_token"])
+        assert not Event.objects.filter(kind="token.revoked").exists()
+
+    def test_key_retirement_and_client_disable(self, public_client, token_pair):
+        token_pair()
+        old = keys.get_signing_key()[0]
+        keys.rotate("ES256")
+        keys.retire(old.kid, force=True)
+        assert list(Event.objects.filter(kind="token.revoked").values_list("actor", flat=True)) == ["key-retirement"]
+        assert kinds(kind__startswith="key.")[-3:] == ["key.retiring", "key.activated", "key.retired"]
+        token_pair()
+        revocation.disable_client(public_client)
+        assert Event.objects.filter(kind="client.disabled", client_id=public_client.client_id).exists()
+        assert Event.objects.filter(kind="token.revoked", actor="client-disabled").count() == 1
+
+
+class TestMcpApi:
+    def test_record_tool_call_and_session(self, alice):
+        """The API the MCP endpoint calls: tool, outcome, duration, client, user; a hashed session."""
+        log.record_session(opened=True, client_id="client_x", user_id=alice.pk, session_id="sess-secret-1",
+                           protocol_version="2025-11-25")
+        log.record_tool_call(tool="whoami", outcome="ok", duration_ms=12.6, client_id="client_x", user_id=alice.pk,
+                             session_id="sess-secret-1")
+        log.record_tool_call(tool="admin_thing", outcome="denied", duration_ms=0.2, client_id="client_x",
+                             user_id=alice.pk, error_code=-32003)
+        log.record_session(opened=False, client_id="client_x", user_id=alice.pk, session_id="sess-secret-1")
+        rows = list(Event.objects.filter(kind__startswith="mcp.").order_by("at", "pk"))
+        assert [r.kind for r in rows] == ["mcp.session_opened", "mcp.tool_call", "mcp.tool_call", "mcp.session_closed"]
+        assert (rows[1].tool, rows[1].outcome, rows[1].duration_ms, rows[1].user) == ("whoami", "ok", 13, alice)
+        assert rows[2].detail == {"error_code": -32003}
+        assert rows[0].detail["session"] == rows[3].detail["session"] == log.session_ref("sess-secret-1")
+        assert "sess-secret-1" not in all_rows_text()
+
+    def test_user_id_of(self):
+        assert log.user_id_of("42", "client_a") == 42
+        assert log.user_id_of("client_a", "client_a") is None  # client_credentials: the client itself
+
+    def test_client_summary_counts_live_sessions(self, public_client, alice):
+        from activity.timeline import client_summary
+
+        for sid in ("a", "b"):
+            log.record_session(opened=True, client_id=public_client.client_id, user_id=alice.pk, session_id=sid)
+        log.record_session(opened=False, client_id=public_client.client_id, user_id=alice.pk, session_id="a")
+        log.record_tool_call(tool="whoami", outcome="ok", duration_ms=3, client_id=public_client.client_id,
+                             user_id=alice.pk)
+        summary = client_summary(public_client.client_id)
+        assert summary.live_sessions == 1
+        assert summary.last_tool_call.tool == "whoami"
+        assert summary.last_mcp_request is not None
+
+
+def pending(tool: str, user_id: int) -> log.PendingEvent:
+    return log.PendingEvent(timezone.now(), log.Kind.TOOL_CALL, "c", user_id, "", "ok", tool, 1, {"n": tool})
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # like tests/mcp_app (keeps the seeded rows)
+def test_background_writer_batches_off_the_calling_thread(settings, alice):
+    """Off the hot path: ``record_*`` only queues; the writer thread inserts the batch."""
+    settings.ACTIVITY_BACKGROUND = True
+    settings.ACTIVITY_FLUSH_SECONDS = 60  # only the batch-size wake-up can write within the test
+    settings.ACTIVITY_BATCH_SIZE = 5
+    writer = log._Writer()
+    flushed_by: list[str] = []
+    flushed = threading.Event()
+    real_flush = writer.flush
+
+    def flush() -> int:
+        written = real_flush()
+        if written:
+            flushed_by.append(threading.current_thread().name)
+            flushed.set()
+        return written
+
+    writer.flush = flush
+    tool_calls = Event.objects.filter(kind=log.Kind.TOOL_CALL)
+    for n in range(4):
+        writer.add(pending(f"t{n}", alice.pk))
+    assert tool_calls.count() == 0 and writer.pending() == 4  # the caller wrote nothing
+    writer.add(pending("t4", alice.pk))
+    assert flushed.wait(10)  # the fifth event wakes the writer thread
+    assert flushed_by == ["activity-writer"]
+    assert sorted(tool_calls.values_list("tool", flat=True)) == ["t0", "t1", "t2", "t3", "t4"]
+    row = tool_calls.get(tool="t2")
+    assert (row.detail, row.user, row.duration_ms, row.at is not None) == ({"n": "t2"}, alice, 1, True)
+
+
+def test_prune_command_keeps_the_retention(settings):
+    settings.ACTIVITY_RETENTION_DAYS = 30
+    log.record(log.Kind.TOOL_CALL, tool="old", at=timezone.now() - timedelta(days=31))
+    log.record(log.Kind.TOOL_CALL, tool="new", at=timezone.now() - timedelta(days=29))
+    out = StringIO()
+    call_command("pruneactivity", stdout=out)
+    assert list(Event.objects.filter(kind="mcp.tool_call").values_list("tool", flat=True)) == ["new"]
+    assert "Deleted 1 activity event(s) older than 30 day(s)." in out.getvalue()
