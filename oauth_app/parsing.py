@@ -14,15 +14,17 @@ import re
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest
-from oauthlib.common import INVALID_HEX_PATTERN
 
+# RFC 3986 §2.1: "%" is always followed by two hex digits. Stricter than oauthlib's own test
+# (which lets a "%4" at the very end through), so every malformed query is refused the same way.
+INVALID_PERCENT_ENCODING = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # RFC 7636 §4.1: code-verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
 def query_problem(request: HttpRequest) -> str | None:
-    """Why oauthlib could not decode this request's query string, or ``None`` if it can."""
-    if INVALID_HEX_PATTERN.search(request.META.get("QUERY_STRING", "")):
+    """Why this request's query string is not valid percent-encoding (oauthlib would raise), or ``None``."""
+    if INVALID_PERCENT_ENCODING.search(request.META.get("QUERY_STRING", "")):
         return "The query string is not valid percent-encoding."
     return None
 
