@@ -38,6 +38,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+from django.db import router, transaction
 from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, RefreshToken, revoke_access_token
@@ -62,10 +63,12 @@ class _RefreshTokenAlreadyUsed(Exception):
     """Raised inside the token transaction when another request rotated the refresh token first."""
 
 
-def _stored_refresh_token(raw: str) -> RefreshToken | None:
+def _stored_refresh_token(raw: str, *, lock: bool = False) -> RefreshToken | None:
     """The row DOT's ``validate_refresh_token`` would pick: the live one, else the latest revoked."""
-    return (RefreshToken.objects.filter(token_checksum=hashlib.sha256(raw.encode("utf-8")).hexdigest())
-            .order_by(F("revoked").desc(nulls_first=True)).first())
+    rows = RefreshToken.objects.filter(token_checksum=hashlib.sha256(raw.encode("utf-8")).hexdigest())
+    if lock:
+        rows = rows.select_for_update()
+    return rows.order_by(F("revoked").desc(nulls_first=True)).first()
 
 
 def _just_rotated(token: RefreshToken) -> bool:
@@ -143,14 +146,18 @@ class OAuth2Validator(DOTValidator):
             RefreshToken.revoke_family(consumed.token_family)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        stored = _stored_refresh_token(refresh_token)
-        if stored is not None and _just_rotated(stored):
-            # A concurrent refresh that lost the race (or a retry of one that did not see its
-            # answer): refuse it, but leave the family, and so the winner's tokens, alone.
-            log.info("Refresh token of client %s was rotated moments ago; refused without revoking its family.",
-                     stored.application.client_id)
-            return False
-        return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        # Under the row's lock, so that DOT's own read below sees what ours saw: were a rotation to
+        # commit between the two, DOT would take the winner's fresh rotation for reuse and revoke
+        # the family (seen under load on PostgreSQL).
+        with transaction.atomic(using=router.db_for_write(RefreshToken)):
+            stored = _stored_refresh_token(refresh_token, lock=True)
+            if stored is not None and _just_rotated(stored):
+                # A concurrent refresh that lost the race (or a retry of one that did not see its
+                # answer): refuse it, but leave the family, and so the winner's tokens, alone.
+                log.info("Refresh token of client %s was rotated moments ago; refused without revoking its family.",
+                         stored.application.client_id)
+                return False
+            return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         """DOT's transaction around :meth:`_save_bearer_token`; a lost race becomes ``invalid_grant``

@@ -15,3 +15,7 @@ def daphne_server(tmp_path_factory) -> DaphneServer:
     server.create_user("root", "staff-password-42", staff=True)
     yield server
     server.stop()
+
+
+# Every test here fails on a traceback or an undeclared 5xx in a daphne log (tests.support.daphne).
+from tests.support.daphne import pytest_configure, pytest_runtest_call  # noqa: E402,F401
