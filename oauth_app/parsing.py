@@ -1,9 +1,10 @@
 """What the OAuth endpoints must be able to read before DOT and oauthlib see a request.
 
 oauthlib decodes the query string of every request it handles (``oauthlib.common.urldecode``)
-and raises ``ValueError`` on invalid percent-encoding, and Django raises ``TooManyFieldsSent`` or
-``RequestDataTooBig`` when DOT first reads ``request.POST``. Neither is an OAuth error, so
-unguarded they become a 500 or Django's HTML 400 page. The functions here find those problems
+and raises ``ValueError`` on invalid percent-encoding, and Django raises ``TooManyFieldsSent``,
+``RequestDataTooBig`` or ``BadRequest`` (a form body declared in a charset other than UTF-8)
+when DOT first reads ``request.POST``. None is an OAuth error, so unguarded they become a 500
+or Django's HTML 400 page. The functions here find those problems
 up front and say what is wrong; the views turn that into the protocol's own error (RFC 6749
 §5.2 ``invalid_request`` JSON, or a 400 page at ``/authorize`` before the client is known).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpRequest
 
 # RFC 3986 §2.1: "%" is always followed by two hex digits. Stricter than oauthlib's own test
@@ -39,6 +40,10 @@ def form_problem(request: HttpRequest) -> str | None:
         return "The request body has too many fields."
     except RequestDataTooBig:
         return "The request body is too large."
+    except BadRequest as exc:  # e.g. a form body declared in a charset other than UTF-8 (Django 5.1+)
+        return str(exc) or "The request body cannot be read."
+    except SuspiciousOperation:
+        return "The request body cannot be read."
     return None
 
 

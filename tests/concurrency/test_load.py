@@ -25,10 +25,9 @@ from http import HTTPStatus
 import httpx
 import psycopg
 import pytest
-from mcp.shared.auth import OAuthClientMetadata
 
 from tests.support.daphne import DaphneServer, start_daphne
-from tests.support.live import CLAUDE_REGISTRATION, Mcp, authorize, create_public_client, exchange, refresh, revoke
+from tests.support.live import CLAUDE_REGISTRATION, SDK_REGISTRATION, Mcp, authorize, create_public_client, exchange, refresh, revoke
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -36,11 +35,6 @@ WORKERS = 32
 SECONDS = 15
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
 CLIENT_ID = "client_load"
-# What the official MCP SDK's OAuthClientProvider registers (its OAuthClientMetadata, as it serialises it).
-SDK_REGISTRATION = OAuthClientMetadata(
-    client_name="load", redirect_uris=["http://localhost:33418/callback"], grant_types=["authorization_code", "refresh_token"],
-    response_types=["code"], token_endpoint_auth_method="none",
-).model_dump(by_alias=True, mode="json", exclude_none=True)
 PEOPLE = [(f"person{i}", f"load-password-{i}-42") for i in range(4)]
 
 

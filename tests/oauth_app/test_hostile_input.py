@@ -75,6 +75,14 @@ def test_oversized_form_body_is_invalid_request_json(client, path, settings):
 
 
 @pytest.mark.parametrize("path", FORM_ENDPOINTS)
+def test_form_body_in_another_charset_is_invalid_request_json(client, path):
+    """RFC 6749 §5.2: Django refuses a non-UTF-8 form body with BadRequest (found by tests/fuzz); it is invalid_request JSON."""
+    response = client.generic("POST", path, b"grant_type=client_credentials",
+                              content_type="application/x-www-form-urlencoded; charset=latin-1")
+    assert_invalid_request(response)
+
+
+@pytest.mark.parametrize("path", FORM_ENDPOINTS)
 def test_invalid_percent_encoding_in_the_query_is_invalid_request_json(client, path):
     """RFC 6749 §5.2: oauthlib decodes every query string; an undecodable one is invalid_request, not a 500."""
     assert_invalid_request(client.post(path + "?x=%ZZ", {"grant_type": "client_credentials"}))

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from mcp.shared.auth import OAuthClientMetadata
 
 from tests.support.daphne import DaphneServer
 from tests.support.oauth import Pkce
@@ -29,6 +30,13 @@ CLAUDE_REGISTRATION = {
     "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
     "response_types": ["code"], "token_endpoint_auth_method": "client_secret_post",
 }
+
+
+# What the official MCP SDK's OAuthClientProvider registers (its OAuthClientMetadata, serialised as it sends it).
+SDK_REGISTRATION = OAuthClientMetadata(
+    client_name="live", redirect_uris=["http://localhost:33418/callback"], grant_types=["authorization_code", "refresh_token"],
+    response_types=["code"], token_endpoint_auth_method="none",
+).model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def create_public_client(server: DaphneServer, client_id: str) -> str:
