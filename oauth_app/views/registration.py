@@ -126,7 +126,10 @@ class RegistrationView(DynamicClientRegistrationView):
         refused = check_metadata(request.body)
         if refused is not None:
             return refused
-        return complete_registration(super().post(request, *args, **kwargs), _metadata(request))
+        # One transaction for DOT's insert and our completion (auth method, scopes): a failure in
+        # between must not leave a client registered with the wrong token_endpoint_auth_method.
+        with transaction.atomic():
+            return complete_registration(super().post(request, *args, **kwargs), _metadata(request))
 
 
 class RegistrationManagementView(DynamicClientRegistrationManagementView):
