@@ -144,6 +144,49 @@ def test_register_never_5xx_and_refusals_change_nothing(client, live, caplog, bo
         assert response.json()["error"] in {"invalid_client_metadata", "invalid_redirect_uri", "invalid_request"}
 
 
+@st.composite
+def authorize_queries(draw) -> tuple[list[tuple[str, str]], str]:
+    """A query for /authorize: the parameters a client sends, some replaced by junk, as text that may not decode."""
+    names = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
+             "resource", "prompt", "nonce", "request", "request_uri")
+    junk = st.lists(st.tuples(st.one_of(st.sampled_from(names), st.text(max_size=8)), s.form_values), max_size=8)
+    if draw(st.booleans()):  # a valid request with a field or two replaced, dropped or added
+        fields = [("response_type", "code"), ("client_id", s.PUBLIC_CLIENT), ("redirect_uri", s.REDIRECT_URI),
+                  ("scope", "mcp"), ("state", "st"), ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                  ("code_challenge_method", "S256")]
+        for _ in range(draw(st.integers(min_value=0, max_value=2))):
+            index = draw(st.integers(min_value=0, max_value=len(fields) - 1))
+            action = draw(st.sampled_from(("drop", "replace", "add")))
+            if action == "drop":
+                fields.pop(index)
+            elif action == "replace":
+                fields[index] = (fields[index][0], draw(s.form_values))
+            else:
+                fields.extend(draw(junk)[:1])
+    else:
+        fields = draw(junk)
+    suffix = draw(st.sampled_from(("", "", "", "&x=%ZZ", "%", "&state=%E0%A4%A", "&&&", "=", "&client_id=%00")))
+    return fields, suffix
+
+
+@FUZZ
+@given(query=authorize_queries(), signed_in=st.booleans())
+def test_authorize_never_5xx(client, live, alice, caplog, query, signed_in):
+    """AUTH-13: whatever the query, /authorize answers a page, a redirect or a 400 page; never a 5xx; a GET stores nothing."""
+    caplog.clear()
+    if signed_in:
+        client.force_login(alice)
+    else:
+        client.logout()
+    before = stored_rows()
+    fields, suffix = query
+    response = client.get("/authorize?" + urlencode([(live.text(k), live.text(v)) for k, v in fields]) + suffix)
+    event(f"HTTP {response.status_code}")
+    assert response.status_code < 500, response.content[:500]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert {k: v for k, v in stored_rows().items() if k != "User"} == {k: v for k, v in before.items() if k != "User"}
+
+
 # --- Known reproducers (owned elsewhere; see /work/notes/bugs-for-others.md) ---------------------------
 
 
