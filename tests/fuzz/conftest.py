@@ -2,14 +2,20 @@
 
 ``FUZZ_EXAMPLES`` (test-only, default 60) raises the budget for a longer local run, e.g.
 ``FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest tests/fuzz``. Hypothesis keeps no example
-database (nothing is written into the checkout); a failure prints the reproducing example.
+database, and its caches go to the system's temporary directory, not into the checkout; a failure
+prints the reproducing example.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis-cache")
 
 settings.register_profile(
     "fuzz",
