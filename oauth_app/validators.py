@@ -187,8 +187,8 @@ class OAuth2Validator(DOTValidator):
             # FOR UPDATE waits for a concurrent rotation to commit (PostgreSQL; SQLite's IMMEDIATE
             # transaction already waited at BEGIN), then sees the token it revoked.
             live = RefreshToken.objects.select_for_update().filter(pk=request.refresh_token_instance.pk,
-                                                                   revoked__isnull=True)
-            if not live.exists():
+                                                                   revoked__isnull=True).first()
+            if live is None:
                 raise _RefreshTokenAlreadyUsed
 
     def _create_authorization_code(self, request, code, expires=None):
