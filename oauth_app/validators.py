@@ -11,27 +11,74 @@ server MUST deny the request and SHOULD revoke all tokens previously issued from
 DOT deletes a grant once it is exchanged, so a replay already fails with ``invalid_grant``;
 this subclass remembers the exchanged code (as a SHA-256) together with what it produced,
 and revokes that when the code comes back.
+
+Concurrency (read-then-write paths). oauthlib validates a code or refresh token before DOT's
+``save_bearer_token`` transaction begins, so two requests carrying the same one can both pass
+validation. The decision is therefore taken again inside that transaction, under a lock: the
+grant row is deleted first (only one request deletes it) and the presented refresh token is
+re-read ``FOR UPDATE`` and must still be live. On PostgreSQL the row lock makes the second
+request wait for the first to commit; on SQLite ``transaction_mode = IMMEDIATE`` does the same
+for the whole transaction. Both databases therefore see the same race the same way: one winner.
+
+Refresh races (CLAUDE-16). DOT's grace period (``REFRESH_TOKEN_GRACE_PERIOD_SECONDS``) answers
+a retry with the pair the first refresh issued, read back from the database, which hashed
+storage cannot do (``oauth2_provider.E001``); any other answer inside a grace window would mint
+a second live pair for whoever holds the old token, a thief included. So DOT's grace period is
+0, and :data:`ROTATION_RACE_WINDOW` is ours: a refresh token that was *rotated* (not revoked)
+less than that long ago is refused with ``invalid_grant`` and nothing else happens. The
+concurrent loser gets ``invalid_grant``, the winner's tokens survive. Outside the window, a
+replay is reuse and DOT revokes the whole family (RFC 9700 §4.14.2).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
-from oauth2_provider.models import RefreshToken, revoke_access_token
 from django.conf import settings
+from django.db import router, transaction
+from django.db.models import F
 from django.utils import timezone
-from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+from oauth2_provider.models import AccessToken, Grant, RefreshToken, revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
-from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidGrantError, InvalidRequestError
 
 from activity.log import acting_as
 
 from . import client_auth
 from .models import Client, ConsumedCode, TokenKey
+from .parsing import is_code_verifier
 
 log = logging.getLogger(__name__)
+
+ROTATION_RACE_WINDOW = timedelta(seconds=10)
+"""How long a rotated refresh token is answered with a plain ``invalid_grant`` (a concurrent
+refresh that lost the race) before a replay counts as reuse and revokes its family."""
+
+
+class _CodeAlreadyExchanged(Exception):
+    """Raised inside the token transaction when another request exchanged the code first."""
+
+
+class _RefreshTokenAlreadyUsed(Exception):
+    """Raised inside the token transaction when another request rotated the refresh token first."""
+
+
+def _stored_refresh_token(raw: str, *, lock: bool = False) -> RefreshToken | None:
+    """The row DOT's ``validate_refresh_token`` would pick: the live one, else the latest revoked."""
+    rows = RefreshToken.objects.filter(token_checksum=hashlib.sha256(raw.encode("utf-8")).hexdigest())
+    if lock:
+        rows = rows.select_for_update()
+    return rows.order_by(F("revoked").desc(nulls_first=True)).first()
+
+
+def _just_rotated(token: RefreshToken) -> bool:
+    """Revoked less than :data:`ROTATION_RACE_WINDOW` ago *by rotation*: its successor's access token
+    still points back at it (a deliberate revocation, RFC 7009 or the admin, mints no successor)."""
+    return (token.revoked is not None and token.revoked > timezone.now() - ROTATION_RACE_WINDOW
+            and AccessToken.objects.filter(source_refresh_token=token).exists())
 
 
 def canonical_resource(uri: str) -> str:
@@ -82,8 +129,36 @@ class OAuth2Validator(DOTValidator):
         request.resource = list(request.resource) or [settings.MCP_RESOURCE]
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
-        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+        if request.code_verifier is not None and not is_code_verifier(request.code_verifier):
+            # oauthlib compares any string's S256; RFC 7636 §4.1 allows only these (the code stays usable).
+            raise InvalidRequestError(request=request, description=(
+                "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636 §4.1)."))
+        # oauthlib reads the grant again after this (redirect URI, PKCE challenge): keep the row read
+        # here, so a concurrent exchange that deletes it cannot turn those reads into DoesNotExist.
+        grant = Grant.objects.filter(code=code, application=client).first()
+        if grant is not None and super().validate_code(client_id, code, client, request, *args, **kwargs):
+            request.validated_grant = grant
             return True
+        self._revoke_code_products(code, client)
+        return False
+
+    def _grant(self, code: str, request) -> Grant:
+        grant = getattr(request, "validated_grant", None)
+        if grant is not None and grant.code == code:
+            return grant
+        return Grant.objects.get(code=code, application=request.client)
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs) -> bool:
+        return self._grant(code, request).redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code, request) -> str | None:
+        return self._grant(code, request).code_challenge or None
+
+    def get_code_challenge_method(self, code, request) -> str | None:
+        return self._grant(code, request).code_challenge_method or None
+
+    def _revoke_code_products(self, code: str, client) -> None:
+        """A replayed code: revoke what its first exchange produced (OAuth 2.1 §4.1.3)."""
         consumed = ConsumedCode.objects.filter(code_checksum=ConsumedCode.checksum(code), application=client).first()
         if consumed is not None:
             log.warning("Authorization code replayed by client %s; revoking the tokens it produced.", client.client_id)
@@ -91,12 +166,54 @@ class OAuth2Validator(DOTValidator):
                 if consumed.access_token is not None:
                     revoke_access_token(consumed.access_token)
                 RefreshToken.revoke_family(consumed.token_family)
-        return False
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        # DOT revokes the whole family here when a rotated refresh token is replayed.
-        with acting_as("refresh-reuse"):
-            return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        # Under the row's lock, so that DOT's own read below sees what ours saw: were a rotation to
+        # commit between the two, DOT would take the winner's fresh rotation for reuse and revoke
+        # the family (seen under load on PostgreSQL).
+        with transaction.atomic(using=router.db_for_write(RefreshToken)):
+            stored = _stored_refresh_token(refresh_token, lock=True)
+            if stored is not None and _just_rotated(stored):
+                # A concurrent refresh that lost the race (or a retry of one that did not see its
+                # answer): refuse it, but leave the family, and so the winner's tokens, alone.
+                log.info("Refresh token of client %s was rotated moments ago; refused without revoking its family.",
+                         stored.application.client_id)
+                return False
+            # DOT revokes the whole family here when a rotated refresh token is replayed.
+            with acting_as("refresh-reuse"):
+                return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        """DOT's transaction around :meth:`_save_bearer_token`; a lost race becomes ``invalid_grant``
+        once that transaction has rolled back (so nothing of the loser's is stored)."""
+        try:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        except _CodeAlreadyExchanged:
+            # The same code came twice at once: the second use is a replay like any other.
+            self._revoke_code_products(request.code, request.client)
+            raise InvalidGrantError(request=request) from None
+        except _RefreshTokenAlreadyUsed:
+            raise InvalidGrantError(request=request) from None
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        # Already deleted inside the token transaction (see _claim); DOT's delete would find nothing.
+        if not getattr(request, "code_claimed", False):
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+
+    def _claim(self, request) -> None:
+        """Inside the token transaction, take the code or refresh token for this request alone."""
+        if request.grant_type == "authorization_code":
+            deleted, _ = Grant.objects.filter(code=request.code, application=request.client).delete()
+            if not deleted:
+                raise _CodeAlreadyExchanged
+            request.code_claimed = True
+        elif request.grant_type == "refresh_token" and getattr(request, "refresh_token_instance", None) is not None:
+            # FOR UPDATE waits for a concurrent rotation to commit (PostgreSQL; SQLite's IMMEDIATE
+            # transaction already waited at BEGIN), then sees the token it revoked.
+            live = RefreshToken.objects.select_for_update().filter(pk=request.refresh_token_instance.pk,
+                                                                   revoked__isnull=True).first()
+            if live is None:
+                raise _RefreshTokenAlreadyUsed
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
         with acting_as("client"):  # RFC 7009 /revoke: the client gave the token back
@@ -119,19 +236,8 @@ class OAuth2Validator(DOTValidator):
         return refresh_token
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
-        generated = dict(token)
-        previous_refresh_token = getattr(request, "refresh_token_instance", None)
+        self._claim(request)
         super()._save_bearer_token(token, request, *args, **kwargs)
-        if token.get("access_token") != generated.get("access_token"):
-            # Refresh inside the grace window (a concurrent retry): DOT answers with the pair the
-            # first refresh produced, read back from the ``token`` columns. With hashed-at-rest
-            # storage those columns are blank, so DOT would hand out empty tokens. Issue the pair
-            # generated for this request instead, in the same family: both racing clients end up
-            # with working tokens and reuse protection still covers the family.
-            token.update(access_token=generated["access_token"], refresh_token=generated["refresh_token"])
-            expires = timezone.now() + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
-            access_token = self._create_access_token(expires, request, token)
-            self._create_refresh_token(request, token["refresh_token"], access_token, previous_refresh_token)
         if request.grant_type == "authorization_code":
             refresh_token = getattr(request, "issued_refresh_token", None)
             consumed = ConsumedCode.objects.create(

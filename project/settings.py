@@ -183,6 +183,18 @@ except Exception:  # dj-database-url raises assorted errors for bad URLs
     DATABASES = {"default": dj_database_url.parse(f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # SQLite is the embedded default that `make run` serves, so it must hold under concurrent
+    # writers (daphne runs every Django view in a thread of its own). WAL lets readers run beside
+    # the one writer; IMMEDIATE takes the write lock at BEGIN, so a transaction that reads and
+    # then writes never fails mid-way with "database is locked" (a DEFERRED transaction's
+    # upgrade to a writer is refused at once, whatever the timeout); the busy timeout (seconds)
+    # makes writers wait their turn instead of failing. synchronous=NORMAL is the WAL setting
+    # SQLite recommends (durable across application crashes; a power loss may drop the last commits).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    })
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": _env_int("DATABASE_POOL_SIZE", 10, minimum=1)}
 
@@ -284,7 +296,9 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 10,
+    # 0: DOT's grace period needs plaintext tokens at rest (oauth2_provider.E001). Concurrent
+    # refreshes are handled by oauth_app.validators.ROTATION_RACE_WINDOW instead.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ALLOWED_REDIRECT_URI_SCHEMES,
     "ALLOW_URI_WILDCARDS": False,

@@ -9,6 +9,10 @@ from django.test import Client as HttpClient
 from oauth_app.models import Client
 from tests.support.oauth import Pkce, obtain_code
 
+# Every test that starts daphne fails on a traceback or an undeclared 5xx in its server log
+# (tests.support.daphne): the hooks are installed here, for every folder.
+from tests.support.daphne import pytest_configure, pytest_runtest_call  # noqa: F401
+
 ISSUER = "http://testserver"
 RESOURCE = ISSUER + "/mcp"
 LOOPBACK_CALLBACK = "http://127.0.0.1:33418/callback"

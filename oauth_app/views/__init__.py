@@ -5,5 +5,9 @@ from .authorize import ConsentView
 from .login import LoginView
 from .metadata import JwksView, ServerMetadataView
 from .registration import RegistrationManagementView, RegistrationView
+from .token import IntrospectTokenView, RevokeTokenView, TokenView
 
-__all__ = ["ConnectedAppsView", "ConsentView", "RevokeAppView", "JwksView", "LoginView", "RegistrationManagementView", "RegistrationView", "ServerMetadataView"]
+__all__ = [
+    "ConnectedAppsView", "ConsentView", "IntrospectTokenView", "JwksView", "LoginView", "RegistrationManagementView",
+    "RegistrationView", "RevokeAppView", "RevokeTokenView", "ServerMetadataView", "TokenView",
+]

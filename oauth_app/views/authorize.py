@@ -6,7 +6,9 @@ code; this subclass only decides what the person sees and may grant:
 * the client's name, the host of a CIMD ``client_id`` and of the redirect URI (AUTH-30), and for a
   private-use scheme (``cursor://``) the scheme too, since any app can claim one (RFC 8252 §8.6);
 * the requested scopes the person is entitled to grant, in plain language;
-* 303 after the POST (RFC 9700 §4.12) and RFC 9207 ``iss`` on error redirects too.
+* 303 after the POST (RFC 9700 §4.12) and RFC 9207 ``iss`` on error redirects too;
+* a query string oauthlib cannot decode gets the 400 error page at once: the client is not
+  known yet, so there is nowhere to redirect to (RFC 6749 §4.1.2.1).
 """
 
 from __future__ import annotations
@@ -18,17 +20,25 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView
-from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestFatalError, InvalidScopeError
 
 from activity.log import Kind, record
 
 from ..consent import grantable_scopes
 from ..models import Client
+from ..parsing import query_problem
 from ..redirects import is_loopback_uri, is_private_use_uri
 
 
 class ConsentView(AuthorizationView):
     template_name = "oauth_app/consent.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        # Before the sign-in redirect too: /login?next= would only carry the bad query along.
+        problem = query_problem(request)
+        if problem is not None:
+            return self.render_to_response({"error": InvalidRequestFatalError(description=problem)}, status=400)
+        return super().dispatch(request, *args, **kwargs)
 
     def _grantable(self, client_id: str, requested: list[str]):
         client = Client.objects.get(client_id=client_id)

@@ -104,7 +104,10 @@ class RegistrationView(DynamicClientRegistrationView):
         except InvalidClientMetadata as exc:
             return registration_error(exc.error, exc.description)
         hand_to_dot(request, metadata)
-        return complete_registration(super().post(request, *args, **kwargs), metadata)
+        # One transaction for DOT's insert and our completion (auth method, keys, scopes): a failure in
+        # between must not leave a client registered with the wrong token_endpoint_auth_method.
+        with transaction.atomic():
+            return complete_registration(super().post(request, *args, **kwargs), metadata)
 
 
 class RegistrationManagementView(DynamicClientRegistrationManagementView):

@@ -15,3 +15,4 @@ def daphne_server(tmp_path_factory) -> DaphneServer:
     server.create_user("root", "staff-password-42", staff=True)
     yield server
     server.stop()
+

@@ -95,17 +95,17 @@ class TestList:
 class TestRetire:
     def test_refuses_the_active_key(self, active):
         with pytest.raises(CommandError, match="active key"):
-            run("retiresigningkey", active.kid)
+            run("retiresigningkey", f"--kid={active.kid}")
 
     def test_refuses_unknown_kid(self):
         with pytest.raises(CommandError, match="No signing key"):
-            run("retiresigningkey", "nope")
+            run("retiresigningkey", "--kid=nope")
 
     def test_refuses_while_tokens_depend_on_it(self, active, token_pair):
         token_pair()
         run("rotatesigningkey")
         with pytest.raises(CommandError, match="1 unexpired token"):
-            run("retiresigningkey", active.kid)
+            run("retiresigningkey", f"--kid={active.kid}")
         assert SigningKey.objects.get(pk=active.pk).state == SigningKey.State.RETIRING
 
     def test_force_revokes_them(self, active, token_pair):
@@ -113,21 +113,40 @@ class TestRetire:
 
         token_pair()
         run("rotatesigningkey")
-        output = run("retiresigningkey", active.kid, "--force")
+        output = run("retiresigningkey", f"--kid={active.kid}", "--force")
         assert "Revoked 1 token" in output
         assert SigningKey.objects.get(pk=active.pk).state == SigningKey.State.RETIRED
         assert not AccessToken.objects.exists()
 
     def test_retires_a_key_without_live_tokens(self, active):
         run("rotatesigningkey")
-        [row] = as_json("retiresigningkey", active.kid)
+        [row] = as_json("retiresigningkey", f"--kid={active.kid}")
         assert row["state"] == "retired"
 
     def test_refuses_twice(self, active):
         run("rotatesigningkey")
-        run("retiresigningkey", active.kid)
+        run("retiresigningkey", f"--kid={active.kid}")
         with pytest.raises(CommandError, match="already retired"):
-            run("retiresigningkey", active.kid)
+            run("retiresigningkey", f"--kid={active.kid}")
+
+
+    def test_a_kid_starting_with_a_dash(self, active):
+        """Issue 8 §7: one thumbprint in 64 starts with '-'; --kid=KID still names it (deterministic: the kid is set)."""
+        run("rotatesigningkey")
+        dashed = "-3VNJ" + active.kid[5:]
+        SigningKey.objects.filter(pk=active.pk).update(kid=dashed)
+        [row] = as_json("retiresigningkey", f"--kid={dashed}")
+        assert row == {**row, "kid": dashed, "state": "retired"}
+
+    def test_the_positional_form_still_works_for_other_kids(self, active):
+        run("rotatesigningkey")
+        plain = "A3VNJ" + active.kid[5:]
+        SigningKey.objects.filter(pk=active.pk).update(kid=plain)
+        assert f"Key {plain} is retired." in run("retiresigningkey", plain)
+
+    def test_needs_a_kid(self):
+        with pytest.raises(CommandError, match="--kid=KID"):
+            run("retiresigningkey")
 
 
 class TestPrune:
@@ -135,7 +154,7 @@ class TestPrune:
         run("rotatesigningkey")
         second = SigningKey.objects.get(state=SigningKey.State.ACTIVE)
         run("rotatesigningkey")
-        run("retiresigningkey", second.kid)
+        run("retiresigningkey", f"--kid={second.kid}")
         pruned = {row["kid"] for row in as_json("prunesigningkeys")}
         assert pruned == {active.kid, second.kid}
         assert list(SigningKey.objects.values_list("state", flat=True)) == ["active"]

@@ -12,14 +12,12 @@ cut after a given number of events, at an event boundary, the connection closed 
 a disconnect) and the SDK's read fails with ``httpx2.ReadError``, as on a dropped network.
 
 :func:`assert_schema` validates a server message against the official MCP JSON schema of a
-protocol version (``tests.support.schema.SCHEMA_DIR``: ``../shared/mcp-schema`` beside the checkout, or ``$MCP_SCHEMA_DIR``).
+protocol version (from ``tests/schemas`` through :mod:`tests.support.schema`; a missing schema fails).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +25,7 @@ from typing import Any
 import httpx2
 import jsonschema
 
-from tests.support.schema import SCHEMA_DIR  # noqa: E402  (one place that knows where ../shared is)
+from tests.support import schema
 
 
 # --- SSE ------------------------------------------------------------------------------------------
@@ -213,21 +211,10 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
 # --- Official JSON schemas ---------------------------------------------------------------------------
 
 
-@functools.cache
-def _schema(version: str) -> dict[str, Any] | None:
-    path = SCHEMA_DIR / f"{version}.json"
-    if not path.exists():
-        warnings.warn(f"{path} is missing: MCP JSON-schema checks are skipped", UserWarning, stacklevel=3)
-        return None
-    return json.loads(path.read_text())
-
-
 def assert_schema(version: str, definition: str, instance: Any) -> None:
     """``instance`` is valid against ``definition`` (e.g. ``InitializeResult``) of the official
     schema for protocol ``version``, with that schema's own dialect (draft-07 or 2020-12)."""
-    root = _schema(version)
-    if root is None:
-        return
+    root = schema.document(version)  # SchemaMissing (an AssertionError) when the file is not there
     defs = "$defs" if "$defs" in root else "definitions"
     if definition not in root[defs]:
         raise AssertionError(f"the {version} schema has no {definition}")

@@ -1,4 +1,8 @@
-"""Validate wire data against the official MCP JSON schemas in ``../shared/mcp-schema/<version>.json``.
+"""Validate wire data against the official MCP JSON schemas in ``tests/schemas/<version>/schema.json``.
+
+The schemas are part of the checkout (``tests/schemas/README.md`` names their source and hashes);
+nothing here reads outside it. A version without its file raises :class:`SchemaMissing` (an
+``AssertionError``), so a test that needs a schema fails rather than passing unchecked.
 
 ``validate(instance, "InitializeResult", "2025-11-25")`` checks ``instance`` against
 ``#/$defs/InitializeResult`` (``#/definitions/...`` in the draft-07 schemas of 2025-03-26 and
@@ -11,21 +15,33 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 from jsonschema.validators import validator_for
 
-SCHEMA_DIR = Path(os.environ.get("MCP_SCHEMA_DIR", Path(__file__).resolve().parents[3] / "shared" / "mcp-schema"))
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
+
+
+class SchemaMissing(AssertionError):
+    """The official schema of a protocol version is not in ``tests/schemas``."""
+
+
+def schema_path(version: str) -> Path:
+    return SCHEMA_DIR / version / "schema.json"
 
 
 @functools.cache
 def document(version: str) -> dict[str, Any]:
-    """The whole schema document of one protocol version."""
-    return json.loads((SCHEMA_DIR / f"{version}.json").read_text(encoding="utf-8"))
+    """The whole schema document of one protocol version; :class:`SchemaMissing` if it is not there."""
+    path = schema_path(version)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaMissing(f"{path} is missing: copy schema/{version}/schema.json of the MCP specification "
+                            "repository there (see tests/schemas/README.md)") from None
 
 
 def _definitions_key(version: str) -> str:
