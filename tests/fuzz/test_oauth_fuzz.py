@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
-from hypothesis import assume, event, given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
@@ -135,7 +135,6 @@ def test_form_endpoints_never_5xx_and_refusals_change_nothing(client, live, capl
 @given(body=st.one_of(s.registration_bodies(CLAUDE_REGISTRATION), s.registration_bodies(SDK_REGISTRATION)), content_type=st.sampled_from(CONTENT_TYPES[2:3] * 3 + CONTENT_TYPES))
 def test_register_never_5xx_and_refusals_change_nothing(client, live, caplog, body, content_type):
     """RFC 7591 §3.2.2: any body at /register gets a registration or an RFC 7591 error, and a refusal stores nothing."""
-    assume(not known_register_bug(body))  # each known bug is a strict xfail below, which flips once it is fixed
     caplog.clear()
     before = stored_rows()
     response = client.generic("POST", "/register", body, content_type=content_type)
@@ -187,19 +186,9 @@ def test_authorize_never_5xx(client, live, alice, caplog, query, signed_in):
     assert {k: v for k, v in stored_rows().items() if k != "User"} == {k: v for k, v in before.items() if k != "User"}
 
 
-# --- Known reproducers (owned elsewhere; see /work/notes/bugs-for-others.md) ---------------------------
+# --- Inputs named in issue 8 ---------------------------------------------------------------------------
 
 
-def known_register_bug(body: bytes) -> bool:
-    """``client_name: null`` reaches the database as NULL (issue 7's metadata policy owns the fix)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and "client_name" in data and data["client_name"] is None
-
-
-@pytest.mark.xfail(strict=True, reason="/register (issue-7 helper): client_name null raises IntegrityError (NOT NULL), a 500")
 def test_register_with_null_client_name_is_invalid_client_metadata(client, settings):
     """Issue 8 "Why": ``"client_name": null`` at /register once gave IntegrityError."""
     client.raise_request_exception = False
@@ -209,7 +198,6 @@ def test_register_with_null_client_name_is_invalid_client_metadata(client, setti
     assert response.json()["error"] == "invalid_client_metadata"
 
 
-@pytest.mark.xfail(strict=True, reason="/register (issue-7 helper): 10,000-deep JSON raises RecursionError, a 500")
 def test_register_with_json_nested_ten_thousand_deep_is_invalid_client_metadata(client, settings):
     """Issue 8 "Why": JSON nested 10,000 deep at /register once raised RecursionError."""
     client.raise_request_exception = False
