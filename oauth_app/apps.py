@@ -10,3 +10,6 @@ class OAuthAppConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from . import revocation
+
+        revocation._register_own_handlers()  # and its model signals, by importing it

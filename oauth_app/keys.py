@@ -204,6 +204,8 @@ class _KeyCache:
 
     MIN_REFRESH_SECONDS = 1.0
     MAX_AGE_SECONDS = 30.0
+    STALE: Any = object()
+    """What :meth:`peek` returns when only :meth:`get` (which may read the database) can answer."""
 
     def __init__(self) -> None:
         self._keys: dict[str, VerificationKey] = {}
@@ -214,12 +216,24 @@ class _KeyCache:
         with self._lock:
             self._keys, self._loaded_at = {}, float("-inf")
 
+    def expire(self) -> None:
+        """Make the next lookup read the store again (another process changed a key's state)."""
+        self._loaded_at = float("-inf")
+
     def _refresh(self) -> None:
         keys = {}
         for row in SigningKey.objects.filter(state__in=PUBLISHED_STATES).only("kid", "algorithm", "public_jwk"):
             codec = _JWK_CODECS[row.algorithm]
             keys[row.kid] = VerificationKey(row.kid, row.algorithm, codec.from_jwk(row.public_jwk))
         self._keys, self._loaded_at = keys, time.monotonic()
+
+    def peek(self, kid: str) -> VerificationKey | None | Any:
+        """The key for ``kid`` without touching the database (safe on an event loop), or :attr:`STALE`."""
+        age = time.monotonic() - self._loaded_at
+        keys = self._keys
+        if age > self.MAX_AGE_SECONDS or (kid not in keys and age > self.MIN_REFRESH_SECONDS):
+            return self.STALE
+        return keys.get(kid)
 
     def get(self, kid: str) -> VerificationKey | None:
         with self._lock:
@@ -233,5 +247,8 @@ key_cache = _KeyCache()
 
 
 def clear_cache() -> None:
-    """Forget cached keys in this process (after a state change)."""
+    """Forget cached keys (after a state change), and the tokens verified with them, in every process."""
+    from .revocation import KEYS, invalidate
+
     key_cache.clear()
+    invalidate(KEYS, ["*"])
