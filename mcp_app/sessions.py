@@ -71,8 +71,9 @@ def create_session(principal, protocol_version: str, client_info: dict[str, Any]
 class _Cached:
     info: SessionInfo
     binding: tuple[str, str, str]
-    last_seen: object  # datetime
     until: float
+    """``time.monotonic()`` after which the database is asked again: the cache bound, or earlier when
+    the session would go idle or its ``last_seen`` is due to be written."""
 
 
 _cache: dict[str, _Cached] = {}
@@ -86,16 +87,19 @@ def _forget(id_hashes: list[str]) -> None:
 on_invalidate(INVALIDATION_KIND, _forget)
 
 
-def _load(id_hash: str, binding: dict[str, str]) -> tuple[SessionInfo, object] | None:
-    idle_limit = timezone.now() - timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)
-    session = Session.objects.filter(id_hash=id_hash, last_seen__gt=idle_limit, **binding).first()
+def _load(id_hash: str, binding: dict[str, str]) -> tuple[SessionInfo, float] | None:
+    """The session and how many seconds its row may be trusted without asking again."""
+    now = timezone.now()
+    idle = timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)
+    session = Session.objects.filter(id_hash=id_hash, last_seen__gt=now - idle, **binding).first()
     if session is None:
         return None
     last_seen = session.last_seen
-    if last_seen < timezone.now() - LAST_SEEN_RESOLUTION:
-        last_seen = timezone.now()
+    if last_seen < now - LAST_SEEN_RESOLUTION:
+        last_seen = now
         Session.objects.filter(pk=session.pk).update(last_seen=last_seen)
-    return _info(session), last_seen
+    fresh_for = min((last_seen + LAST_SEEN_RESOLUTION - now).total_seconds(), (last_seen + idle - now).total_seconds())
+    return _info(session), fresh_for
 
 
 async def resolve_session(session_id: str, principal) -> SessionInfo | None:
@@ -104,21 +108,17 @@ async def resolve_session(session_id: str, principal) -> SessionInfo | None:
     binding = (principal.issuer, principal.client_id, principal.subject)
     cached = _cache.get(id_hash)
     if cached is not None and cached.until > time.monotonic():
-        if cached.binding != binding:
-            return None
-        idle_limit = timezone.now() - timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)
-        if cached.last_seen > idle_limit and cached.last_seen > timezone.now() - LAST_SEEN_RESOLUTION:
-            return cached.info
+        return cached.info if cached.binding == binding else None
     found = await run_sync(_load, id_hash, _binding(principal))
     if found is None:
         _cache.pop(id_hash, None)
         return None
-    info, last_seen = found
-    bound = float(mcp_settings.SESSION_CACHE_SECONDS)
-    if bound > 0:
+    info, fresh_for = found
+    lifetime = min(float(mcp_settings.SESSION_CACHE_SECONDS), fresh_for)
+    if lifetime > 0:
         if len(_cache) > 10_000:
             _cache.clear()
-        _cache[id_hash] = _Cached(info, binding, last_seen, time.monotonic() + bound)
+        _cache[id_hash] = _Cached(info, binding, time.monotonic() + lifetime)
     return info
 
 

@@ -36,14 +36,25 @@ def _allowed_hosts() -> list[str]:
     return allowed
 
 
+_checked_hosts: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
 def check_host(request: Request) -> None:
     """Raise :class:`ForbiddenHost` unless the request's host is in ``ALLOWED_HOSTS``."""
     host = request.header("host")
     if host is None:
         server = request.scope.get("server")
         host = f"{server[0]}:{server[1]}" if server and server[0] else ""
-    domain, _ = split_domain_port(host)
-    if not domain or not validate_host(domain, _allowed_hosts()):
+    allowed = _allowed_hosts()
+    key = (host, tuple(allowed))  # the verdict per Host value and setting
+    verdict = _checked_hosts.get(key)
+    if verdict is None:
+        domain, _ = split_domain_port(host)
+        verdict = bool(domain) and validate_host(domain, allowed)
+        if len(_checked_hosts) > 1000:  # Host values are client-chosen: keep the memo small
+            _checked_hosts.clear()
+        _checked_hosts[key] = verdict
+    if not verdict:
         raise ForbiddenHost()
 
 

@@ -1219,3 +1219,27 @@ class TestModern:
         assert memberships(layer) == {}
         assert pending_tasks() == []
         assert stream.communicator.output_queue.empty()  # nothing was sent after the disconnect
+
+    @pytest.mark.parametrize("era", ["legacy", "modern"])
+    async def test_disconnect_cancels_a_tool_answered_with_json(self, tokens, probe, layer, era):
+        """TRANS-40, issue 9 §2: a tools/call answered with one JSON body (the lean path: no layer channel, no group)
+        is still cancelled when the client goes away; nothing is sent and no task is left behind."""
+        client = MCP(tokens.alice)
+        if era == "legacy":
+            session = await client.initialize(LATEST)
+            body = client.legacy_request("tools/call", {"name": "test-blocker"})
+            headers = client.headers(client.legacy_headers(session, LATEST))
+        else:
+            body = client.modern_request("tools/call", {"name": "test-blocker"})
+            headers = client.headers(client.modern_headers("tools/call", {"name": "test-blocker"}))
+        communicator = HttpCommunicator(application, "POST", "/mcp", body=json.dumps(body).encode(),
+                                        headers=with_host(headers))
+        await communicator.send_input({"type": "http.request", "body": json.dumps(body).encode()})
+        await asyncio.wait_for(probe.started.wait(), T)
+        assert memberships(layer) == {}
+        await communicator.send_input({"type": "http.disconnect"})
+        await asyncio.wait_for(probe.cancelled.wait(), T)
+        await communicator.wait(T)
+        assert communicator.future.exception() is None
+        assert communicator.output_queue.empty()
+        assert pending_tasks() == []
