@@ -178,15 +178,43 @@ def _load_private_key(kid: str, encrypted: bytes):
     return serialization.load_pem_private_key(_fernet().decrypt(encrypted), password=None)
 
 
+class _SigningKeyCache:
+    """The active key and its decrypted private key, loaded once per rotation.
+
+    Every state change calls :func:`clear_cache`, here and (over the channel layer) in every other
+    process; the entry also expires after ``MAX_AGE_SECONDS`` in case that message is lost. Signing
+    with a key that has just started retiring is harmless: it is still published and verifies.
+    """
+
+    MAX_AGE_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self.entry: tuple[float, SigningKey, Any] | None = None
+
+    def get(self) -> tuple[SigningKey, Any]:
+        entry = self.entry
+        if entry is not None and time.monotonic() - entry[0] < self.MAX_AGE_SECONDS:
+            return entry[1], entry[2]
+        key = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).first()
+        if key is None:
+            raise ImproperlyConfigured("No active signing key: run 'manage.py createsigningkey --activate'.")
+        try:
+            private_key = _load_private_key(key.kid, bytes(key.private_key))
+        except InvalidToken as exc:
+            raise ImproperlyConfigured(f"Signing key {key.kid} cannot be decrypted with SIGNING_KEY_ENCRYPTION_KEY.") from exc
+        self.entry = (time.monotonic(), key, private_key)
+        return key, private_key
+
+    def clear(self) -> None:
+        self.entry = None
+
+
+signing_key_cache = _SigningKeyCache()
+
+
 def get_signing_key() -> tuple[SigningKey, Any]:
     """The active key and its private key object. Raises :class:`ImproperlyConfigured` if none."""
-    key = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).first()
-    if key is None:
-        raise ImproperlyConfigured("No active signing key: run 'manage.py createsigningkey --activate'.")
-    try:
-        return key, _load_private_key(key.kid, bytes(key.private_key))
-    except InvalidToken as exc:
-        raise ImproperlyConfigured(f"Signing key {key.kid} cannot be decrypted with SIGNING_KEY_ENCRYPTION_KEY.") from exc
+    return signing_key_cache.get()
 
 
 def published_jwks() -> list[dict[str, Any]]:
@@ -219,6 +247,7 @@ class _KeyCache:
     def expire(self) -> None:
         """Make the next lookup read the store again (another process changed a key's state)."""
         self._loaded_at = float("-inf")
+        signing_key_cache.clear()
 
     def _refresh(self) -> None:
         keys = {}
@@ -251,4 +280,5 @@ def clear_cache() -> None:
     from .revocation import KEYS, invalidate
 
     key_cache.clear()
+    signing_key_cache.clear()
     invalidate(KEYS, ["*"])

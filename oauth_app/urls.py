@@ -20,7 +20,7 @@ urlpatterns = [
     # RFC 9728 §3.1 path form for the one resource this server protects.
     path(".well-known/oauth-protected-resource/mcp", dot_views.OAuthProtectedResourceMetadataView.as_view(), name="oauth-resource-metadata-mcp"),
     path("authorize", views.ConsentView.as_view(), name="authorize"),
-    path("token", dot_views.TokenView.as_view(), name="token"),
+    path("token", views.TokenView.as_view(), name="token"),
     path("revoke", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect", dot_views.IntrospectTokenView.as_view(), name="introspect"),
     path("jwks", views.JwksView.as_view(), name="jwks"),
