@@ -82,12 +82,14 @@ class Response:
             await self.body(b"")
 
     async def json(self, status: int, payload: Any, extra: tuple | list = ()) -> None:
-        await self.start(status, JSON, extra)
-        await self.body(jsonrpc.encode(payload))
+        body = jsonrpc.encode(payload)
+        # A known length spares daphne the chunked encoding of a one-piece body.
+        await self.start(status, JSON, (*extra, (b"content-length", str(len(body)).encode())))
+        await self.body(body)
 
     async def reply(self, reply: Reply, extra: tuple | list = ()) -> None:
         await self.json(reply.status, reply.payload, (*reply.headers, *extra))
 
     async def empty(self, status: int, extra: tuple | list = ()) -> None:
-        await self.start(status, None, extra)
+        await self.start(status, None, (*extra, (b"content-length", b"0")))
         await self.body(b"")
