@@ -87,7 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--http-seconds", type=float, default=None, help="measured time per HTTP round "
                         "(default: --seconds)")
     parser.add_argument("--http-rounds", type=int, default=2, help="alternating rounds per grant (default: 2)")
-    parser.add_argument("--http-connections", type=int, default=8, help="connections per HTTP round (default: 8)")
+    parser.add_argument("--http-connections", type=int, default=8,
+                        help="connections per HTTP round, code exchange and refresh (default: 8)")
+    parser.add_argument("--http-grants", default="client_credentials,authorization_code,refresh_token",
+                        help="comma-separated subset of the HTTP grants (default: all three)")
     args = parser.parse_args(argv)
     args.cases = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in args.cases if name not in CASES]
@@ -440,9 +443,11 @@ def versus_dot(args: argparse.Namespace, started: datetime) -> dict:
     seconds = args.http_seconds or args.seconds
     print(f"/token over HTTP, {started:%Y-%m-%d %H:%M} UTC: ours (bench.settings_bench) vs django-oauth-toolkit 3.4.1 "
           f"defaults (bench.settings_dot_peer), both one daphne process on SQLite; {args.http_rounds} alternating "
-          f"rounds of {seconds:g} s per grant, {args.http_connections} connections")
+          f"rounds of {seconds:g} s per grant")
     with tempfile.TemporaryDirectory(prefix="bench-tokens-http-", ignore_cleanup_errors=True) as tmp:
-        results = asyncio.run(tokens_vs_dot.compare(Path(tmp), seconds, 1.0, args.http_rounds, args.http_connections))
+        grants = tuple(g.strip() for g in args.http_grants.split(",") if g.strip())
+        results = asyncio.run(tokens_vs_dot.compare(Path(tmp), seconds, 1.0, args.http_rounds, args.http_connections,
+                                                    grants))
     print(tokens_vs_dot.table(results))
     print(f"  client secrets hashed with: ours {results['hashers']['ours']}, DOT {results['hashers']['dot']}")
     print("  goals: client_credentials >= 50x; authorization_code and refresh_token (public client) >= 1.5x\n")
