@@ -23,6 +23,7 @@ from ..conf import mcp_settings
 from ..context import ToolContext
 from ..dispatcher import Dispatcher, Prepared
 from ..protocol import jsonrpc, sse
+from ..protocol.errors import StreamConflict
 from .http import Request, Response
 
 SSE = b"text/event-stream"
@@ -190,8 +191,6 @@ async def replay_or_follow(request: Request, response: Response, session: sessio
         if stream == session.standalone_stream:
             lock = f"mcp-get-{session.pk}"
             if not await cache.aadd(lock, 1, timeout=3600):
-                from ..protocol.errors import StreamConflict
-
                 raise StreamConflict()
             inbox.lock_key = lock
         await inbox.join(stream_group(stream))

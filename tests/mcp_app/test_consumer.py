@@ -1243,3 +1243,41 @@ class TestModern:
         assert communicator.future.exception() is None
         assert communicator.output_queue.empty()
         assert pending_tasks() == []
+
+
+class TestDatabaseThreads:
+    async def test_a_slow_synchronous_tool_does_not_stall_other_requests(self, tokens):
+        """Issue 9 §3: while a synchronous tool holds a database thread, another client's requests (bearer check
+        from the verified-token cache, a JSON answer) are served; they no longer queue behind it on asgiref's
+        single sync thread."""
+        import threading
+
+        from mcp_app.tools.registry import registry
+
+        entered, release = threading.Event(), threading.Event()
+
+        def slow() -> str:
+            """Blocks its thread until the test releases it."""
+            entered.set()
+            release.wait(T)
+            return "done"
+
+        registry.tool("test-slow-sync")(slow)
+        try:
+            alice, bob = MCP(tokens.alice), MCP(tokens.bob)
+            assert (await bob.modern("tools/list")).status == 200  # bob's token is now verified and cached
+            body = json.dumps(alice.modern_request("tools/call", {"name": "test-slow-sync"})).encode()
+            communicator = HttpCommunicator(application, "POST", "/mcp", body=body, headers=with_host(
+                alice.headers(alice.modern_headers("tools/call", {"name": "test-slow-sync"}))))
+            await communicator.send_input({"type": "http.request", "body": body})
+            assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, T)
+            reply = await bob.modern("tools/list")  # served while the slow tool still runs
+            assert reply.status == 200 and "tools" in reply.json()["result"]
+            assert not release.is_set()
+            release.set()
+            response = await communicator.get_response(timeout=T)
+            assert response["status"] == 200
+            assert json.loads(response["body"])["result"]["content"][0]["text"] == "done"
+        finally:
+            release.set()
+            registry.tools.pop("test-slow-sync", None)
