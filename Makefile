@@ -35,11 +35,13 @@ run: setup
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# One line per benchmark script; BENCH_TOKENS_ARGS passes options, e.g. "--seconds 2 --algorithm ES256".
+# One line per benchmark script; BENCH_TOKENS_ARGS (BENCH_MCP_ARGS, BENCH_PROFILE_ARGS) pass options,
+# e.g. "--seconds 2 --algorithm ES256".
 bench: $(VENV)/.installed-test
 	$(PY) bench/bench_tokens.py $(BENCH_TOKENS_ARGS)
 	$(PY) bench/bench_mcp.py $(BENCH_MCP_ARGS)
 	$(PY) bench/bench_activity.py $(BENCH_ACTIVITY_ARGS)
+	$(PY) bench/profile_mcp.py $(BENCH_PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -82,6 +82,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="after measuring, profile each case briefly (cProfile) and print where the time goes")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/tokens-*.json")
+    parser.add_argument("--no-dot", action="store_true", help="skip the HTTP comparison with DOT's defaults")
+    parser.add_argument("--dot-only", action="store_true", help="only the HTTP comparison with DOT's defaults")
+    parser.add_argument("--http-seconds", type=float, default=None, help="measured time per HTTP round "
+                        "(default: --seconds)")
+    parser.add_argument("--http-rounds", type=int, default=2, help="alternating rounds per grant (default: 2)")
+    parser.add_argument("--http-connections", type=int, default=8,
+                        help="connections per HTTP round, code exchange and refresh (default: 8)")
+    parser.add_argument("--http-grants", default="client_credentials,authorization_code,refresh_token",
+                        help="comma-separated subset of the HTTP grants (default: all three)")
     args = parser.parse_args(argv)
     args.cases = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in args.cases if name not in CASES]
@@ -424,9 +433,39 @@ def table(results: list[Result]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)])
 
 
+def versus_dot(args: argparse.Namespace, started: datetime) -> dict:
+    """The HTTP comparison (``bench/tokens_vs_dot.py``), in its own temporary folder."""
+    import asyncio
+
+    sys.path.insert(0, str(BASE_DIR))
+    import tokens_vs_dot
+
+    seconds = args.http_seconds or args.seconds
+    print(f"/token over HTTP, {started:%Y-%m-%d %H:%M} UTC: ours (bench.settings_bench) vs django-oauth-toolkit 3.4.1 "
+          f"defaults (bench.settings_dot_peer), both one daphne process on SQLite; {args.http_rounds} alternating "
+          f"rounds of {seconds:g} s per grant")
+    with tempfile.TemporaryDirectory(prefix="bench-tokens-http-", ignore_cleanup_errors=True) as tmp:
+        grants = tuple(g.strip() for g in args.http_grants.split(",") if g.strip())
+        results = asyncio.run(tokens_vs_dot.compare(Path(tmp), seconds, 1.0, args.http_rounds, args.http_connections,
+                                                    grants))
+    print(tokens_vs_dot.table(results))
+    print(f"  client secrets hashed with: ours {results['hashers']['ours']}, DOT {results['hashers']['dot']}")
+    print("  goals: client_credentials >= 50x; authorization_code and refresh_token (public client) >= 1.5x\n")
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(timezone.utc)
+    http = None if args.no_dot else versus_dot(args, started)
+    if args.dot_only:
+        if not args.no_json:
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            path = RESULTS_DIR / f"tokens-http-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+            path.write_text(json.dumps({"benchmark": "tokens-http", "started_at": started.isoformat(timespec="seconds"),
+                                        "machine": machine_info(), "versus_dot": http}, indent=2) + "\n")
+            print(f"Results written to {path.relative_to(BASE_DIR)}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-tokens-", ignore_cleanup_errors=True) as data_dir:
         configure_django(data_dir)
         t0 = time.perf_counter()
@@ -483,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
             "rows_after_run": rows,
             "machine": machine_info(),
             "results": [r.as_dict() for r in results],
+            "versus_dot": http,
         }
         if not args.no_json:
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The official MCP SDK's server with the benchmark ``echo`` tool, for ``bench/bench_mcp.py``.
 
-``MCPServer`` (FastMCP's successor in mcp 2.x) with Streamable HTTP under uvicorn, one process, on
+``MCPServer`` (FastMCP's successor in mcp 2.x) with the benchmark tools (``echo``, ``blob``,
+``--extra-tools N`` more) and Streamable HTTP under uvicorn, one process, on
 a listening socket inherited from the parent (``--fd``), like ``tests/support/daphne.py`` does for
 daphne. Defaults mirror ``/mcp`` as closely as the SDK allows:
 
@@ -31,13 +32,25 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 
 
-def build_app(stateless: bool):
+def build_app(stateless: bool, extra_tools: int = 0):
     server = MCPServer("bench-sdk-echo", log_level="WARNING")
 
     @server.tool(structured_output=False)
     async def echo(text: str) -> str:
         """Return the text unchanged (benchmark tool)."""
         return text
+
+    @server.tool(structured_output=False)
+    async def blob(size: int) -> str:
+        """Return `size` characters (benchmark tool)."""
+        return "x" * max(0, min(size, 8 * 1024 * 1024))
+
+    for number in range(extra_tools):
+        def extra(value: str = "") -> str:
+            return value
+
+        server.tool(name=f"extra_{number}", description=f"Extra benchmark tool number {number}.",
+                    structured_output=False)(extra)
 
     return server.streamable_http_app(json_response=True, stateless_http=stateless, host="127.0.0.1")
 
@@ -76,8 +89,9 @@ def main() -> None:
     where.add_argument("--port", type=int, help="bind 127.0.0.1:PORT")
     parser.add_argument("--stateless", action="store_true", help="legacy era without sessions (stateless_http=True)")
     parser.add_argument("--raw", action="store_true", help="serve the bare ASGI echo baseline instead of the SDK")
+    parser.add_argument("--extra-tools", type=int, default=0, help="register N more trivial tools (tools/list curve)")
     args = parser.parse_args()
-    app = raw_app if args.raw else build_app(args.stateless)
+    app = raw_app if args.raw else build_app(args.stateless, args.extra_tools)
     location = {"fd": args.fd} if args.fd is not None else {"host": "127.0.0.1", "port": args.port}
     uvicorn.run(app, **location, log_level="warning", access_log=False, lifespan="on")
 

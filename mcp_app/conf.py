@@ -24,6 +24,11 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_SECONDS": 7 * 24 * 3600,
     "DISCOVER_TTL_MS": 3_600_000,
     "LIST_TTL_MS": 60_000,
+    # Threads for /mcp's database work (mcp_app.db); SQLite always gets one.
+    "DATABASE_THREADS": 10,
+    # How long a legacy session read from the database is trusted in this process (DELETE and
+    # log-level changes drop it everywhere at once, over the channel layer).
+    "SESSION_CACHE_SECONDS": 1.0,
 }
 
 

@@ -1,197 +1,157 @@
-"""The dispatcher: a table from method to (params check, handler), shared by both protocol eras.
+"""The dispatcher: a table from method to handler, shared by both protocol eras.
 
-The transport hands it a decoded request and a :class:`CallContext`; it validates the params
-against the official wire types of the request's protocol version (``mcp-types``), authorizes
-(scopes), runs the handler and returns the JSON-RPC response. This is the single place where
-exceptions become JSON-RPC errors: :class:`MCPError` subclasses keep their code, a pydantic
-``ValidationError`` becomes ``-32602`` without internal text, anything else becomes ``-32603``
-and is logged with its stack. Scope failures (:class:`~oauth_app.exceptions.InsufficientScope`)
-are not JSON-RPC errors: they escape to the transport, which answers HTTP 403 (AUTH-09).
+:meth:`Dispatcher.prepare` does everything that can refuse a request before it runs, once: the
+method must exist in the request's protocol version, the params are parsed into that version's
+official wire model (``mcp-types``; handlers receive it typed), the tool or prompt is resolved and
+its scopes and client capabilities are checked. :meth:`Dispatcher.run` calls the handler and
+decorates the result (2026-07-28 ``resultType``, ``serverInfo``, cache hints). :meth:`Dispatcher.answer`
+does both and turns whatever was raised into the JSON-RPC error through :func:`mcp_app.wire.wire_error`,
+the one place where exceptions become wire errors.
+
+Handlers live in :mod:`mcp_app.handlers`, grouped by feature.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import inspect
-import json
-import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from mcp_types.methods import CLIENT_REQUESTS, validate_client_request
+from mcp_types.methods import CLIENT_REQUESTS
 from oauth_app.exceptions import InsufficientScope
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from .conf import mcp_settings
+from .context import META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION, ToolContext
+from .handlers import lifecycle, prompts, resources, tools
 from .protocol import jsonrpc
-from .protocol.errors import InvalidParams, MCPError, MethodNotFound, MissingClientCapability, ResourceNotFound
+from .protocol.errors import InvalidParams, MethodNotFound, MissingClientCapability
 from .protocol.jsonrpc import Message
-from .protocol.versions import SUPPORTED_VERSIONS, Era, negotiate
-from .tools.registry import LOG_LEVELS, Registry, ToolContext, ToolError, registry as default_registry
-
-log = logging.getLogger(__name__)
+from .protocol.versions import Era
+from .tools.registry import Registry, registry as default_registry
+from .wire import Reply, Where, wire_error
 
 SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
-META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
-META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
-META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
-PAGE_SIZE = 50
+__all__ = ["META_CLIENT_CAPABILITIES", "META_LOG_LEVEL", "META_PROTOCOL_VERSION", "SERVER_INFO_KEY", "Dispatcher",
+           "Prepared", "capabilities", "dispatcher", "server_info"]
 
 # Results that carry cache hints in 2026-07-28 (TRANS-36), and their scope: lists filtered by
 # the caller's scopes are private to that authorization context.
 CACHEABLE = {"server/discover": "public", "tools/list": "private", "prompts/list": "private",
              "resources/list": "private", "resources/templates/list": "private", "resources/read": "private"}
 
+Handler = Callable[["Prepared", ToolContext], Awaitable[dict[str, Any]]]
+_REQUEST_STUB = {"jsonrpc": "2.0", "id": 0}
 
-@dataclass
-class CallContext:
-    """One request as the dispatcher sees it; built by the transport."""
 
-    principal: Any
-    version: str
-    era: Era
-    send_notification: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
-    send_session_notification: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
-    log_level: str | None = None
-    set_log_level: Callable[[str], Awaitable[None]] | None = None
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+@dataclass(slots=True)
+class Prepared:
+    """A request that passed every check: ready to run."""
 
-    def tool_context(self, params: dict[str, Any]) -> ToolContext:
-        meta = params.get("_meta") or {}
-        level = meta.get(META_LOG_LEVEL) if self.era is Era.MODERN else self.log_level
-        return ToolContext(principal=self.principal, progress_token=meta.get("progressToken"), log_level=level,
-                           send_notification=self.send_notification,
-                           send_session_notification=self.send_session_notification, cancelled=self.cancelled)
+    message: Message
+    params: BaseModel | None
+    """The params as the official wire model of the request's version (``None`` when the request had none)."""
+    handler: Handler
+    registry: Registry
+    target: Any = None
+    """The tool or prompt a ``tools/call`` / ``prompts/get`` names, once resolved."""
+
+
+_server_info: tuple[Any, dict[str, str]] | None = None
 
 
 def server_info() -> dict[str, str]:
-    return {"name": mcp_settings.SERVER_NAME, "version": mcp_settings.SERVER_VERSION}
+    """``serverInfo``, built once per settings object (tests may override the settings)."""
+    global _server_info
+    from django.conf import settings
+
+    current = getattr(settings, "MCP_APP", None)
+    if _server_info is None or _server_info[0] is not current:
+        _server_info = (current, {"name": mcp_settings.SERVER_NAME, "version": mcp_settings.SERVER_VERSION})
+    return _server_info[1]
 
 
-def capabilities() -> dict[str, Any]:
-    """Exactly what is implemented (TRANS-46)."""
-    return {
-        "tools": {"listChanged": True},
-        "resources": {"listChanged": True},
-        "prompts": {"listChanged": True},
-        "completions": {},
-        "logging": {},
-    }
-
-
-def _paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    cursor = params.get("cursor")
-    start = 0
-    if cursor not in (None, ""):  # an empty cursor is the first page (TRANS-54, 2026-07-28)
-        try:
-            start = int(base64.urlsafe_b64decode(str(cursor).encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidParams("Invalid cursor") from None
-        if start < 0 or start > len(items):
-            raise InvalidParams("Invalid cursor")
-    page: dict[str, Any] = {key: items[start:start + PAGE_SIZE]}
-    if start + PAGE_SIZE < len(items):
-        page["nextCursor"] = base64.urlsafe_b64encode(str(start + PAGE_SIZE).encode()).decode()
-    return page
-
-
-async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    if inspect.iscoroutinefunction(function):
-        return await function(*args, **kwargs)
-    # Synchronous handlers may use the ORM: run them off the event loop.
-    from .db import database_sync_to_async
-
-    return await database_sync_to_async(function)(*args, **kwargs)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str, indent=2)
-
-
-def tool_result(value: Any, output_schema: dict[str, Any] | None) -> dict[str, Any]:
-    """Turn what a tool returned into a ``CallToolResult``."""
-    if isinstance(value, dict) and "content" in value:
-        return value
-    if output_schema is not None:
-        return {"content": [{"type": "text", "text": _text(value)}], "structuredContent": value}
-    if isinstance(value, list) and all(isinstance(item, dict) and "type" in item for item in value):
-        return {"content": value}
-    return {"content": [{"type": "text", "text": _text(value)}]}
-
-
-def error_result(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}
+capabilities = lifecycle.capabilities
 
 
 class Dispatcher:
-    def __init__(self, tools: Registry | None = None) -> None:
-        self.registry = tools or default_registry
-        self.table: dict[str, Callable[[dict[str, Any], CallContext], Awaitable[dict[str, Any]]]] = {
-            "initialize": self.initialize,
-            "ping": self.ping,
-            "server/discover": self.discover,
-            "tools/list": self.list_tools,
-            "tools/call": self.call_tool,
-            "resources/list": self.list_resources,
-            "resources/templates/list": self.list_resource_templates,
-            "resources/read": self.read_resource,
-            "prompts/list": self.list_prompts,
-            "prompts/get": self.get_prompt,
-            "completion/complete": self.complete,
-            "logging/setLevel": self.set_level,
+    def __init__(self, tools_registry: Registry | None = None) -> None:
+        self.registry = tools_registry or default_registry
+        self.table: dict[str, Handler] = {
+            "initialize": lifecycle.initialize,
+            "ping": lifecycle.ping,
+            "server/discover": lifecycle.discover,
+            "logging/setLevel": lifecycle.set_level,
+            "tools/list": tools.list_tools,
+            "tools/call": tools.call_tool,
+            "resources/list": resources.list_resources,
+            "resources/templates/list": resources.list_templates,
+            "resources/read": resources.read_resource,
+            "prompts/list": prompts.list_prompts,
+            "prompts/get": prompts.get_prompt,
+            "completion/complete": prompts.complete,
         }
 
     # --- entry points ------------------------------------------------------------------------------
 
-    def check(self, message: Message, context: CallContext) -> None:
-        """Method and params validation for the request's version, then authorization.
+    def prepare(self, message: Message, context: ToolContext) -> Prepared:
+        """Method, params and authorization checks, once, before any response byte is written.
 
-        Raises :class:`MethodNotFound`, :class:`InvalidParams` or :class:`InsufficientScope`
-        before any response byte is written, so the transport can still pick the HTTP status.
+        Raises :class:`MethodNotFound`, :class:`InvalidParams` (or pydantic's ``ValidationError``),
+        :class:`MissingClientCapability` or :class:`~oauth_app.exceptions.InsufficientScope`.
         """
         method = message.method or ""
-        if method not in self.table:
+        handler = self.table.get(method)
+        if handler is None:
             raise MethodNotFound()
-        self.validate(message, context)
+        params = self.parse(message, context)
+        prepared = Prepared(message, params, handler, self.registry)
         if method == "tools/call":
-            tool = self.registry.tools.get(message.params.get("name"))
+            tool = self.registry.tools.get(params.name)
             if tool is None:
-                raise InvalidParams(f"Unknown tool: {message.params.get('name')}")
-            self._require(tool.scopes, context)
-            self._require_client_capabilities(tool.client_capabilities, message.params, context)
+                raise InvalidParams(f"Unknown tool: {params.name}")
+            self.require(tool.scopes, context)
+            self._require_client_capabilities(tool.client_capabilities, context)
+            prepared.target = tool
         elif method == "prompts/get":
-            prompt = self.registry.prompts.get(message.params.get("name"))
+            prompt = self.registry.prompts.get(params.name)
             if prompt is not None:
-                self._require(prompt.scopes, context)
+                self.require(prompt.scopes, context)
+            prepared.target = prompt
+        return prepared
 
-    def validate(self, message: Message, context: CallContext) -> None:
-        """Is ``message.method`` part of ``context.version``, with params of the right shape?"""
-        if (message.method, context.version) not in CLIENT_REQUESTS:
+    @staticmethod
+    def parse(message: Message, context: ToolContext) -> BaseModel | None:
+        """The params as the official wire model of ``context.version``; :class:`MethodNotFound` if the
+        version has no such method, pydantic's ``ValidationError`` if the params do not fit."""
+        model = CLIENT_REQUESTS.get((message.method, context.version))
+        if model is None:
             raise MethodNotFound()
-        try:
-            validate_client_request(message.method, context.version, message.params)
-        except ValidationError:
-            raise InvalidParams() from None
+        return model.model_validate({**_REQUEST_STUB, "method": message.method, "params": message.params},
+                                    by_name=False).params
 
-    async def dispatch(self, message: Message, context: CallContext) -> dict[str, Any]:
-        """Answer one request with a JSON-RPC response (result or error)."""
-        try:
-            self.check(message, context)
-            result = await self.table[message.method](message.params, context)
-        except InsufficientScope:
-            raise
-        except MCPError as exc:
-            return jsonrpc.error(message.id, exc)
-        except ValidationError:
-            return jsonrpc.error(message.id, InvalidParams())
-        except Exception:
-            log.exception("Unexpected error while handling %s", message.method)
-            return jsonrpc.error(message.id, MCPError())
-        return jsonrpc.result(message.id, self._decorate(message.method, result, context))
+    async def run(self, prepared: Prepared, context: ToolContext) -> dict[str, Any]:
+        """The JSON-RPC response of a prepared request (handler errors are raised)."""
+        result = await prepared.handler(prepared, context)
+        return jsonrpc.result(prepared.message.id, self._decorate(prepared.message.method, result, context))
 
-    def _decorate(self, method: str, result: dict[str, Any], context: CallContext) -> dict[str, Any]:
+    async def answer(self, message: Message, context: ToolContext, *, prepared: Prepared | None = None,
+                     where: Where = "request") -> Reply:
+        """Prepare (unless done) and run one request; every failure becomes its wire error here."""
+        try:
+            if prepared is None:
+                prepared = self.prepare(message, context)
+            return Reply(200, await self.run(prepared, context))
+        except Exception as exc:
+            return wire_error(exc, context.era, message.id, where)
+
+    async def dispatch(self, message: Message, context: ToolContext) -> dict[str, Any]:
+        """The JSON-RPC message answering ``message`` (result or error), for embedding in a batch or stream."""
+        return (await self.answer(message, context, where="embedded")).payload
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _decorate(self, method: str | None, result: dict[str, Any], context: ToolContext) -> dict[str, Any]:
         if context.era is Era.MODERN:
             result.setdefault("resultType", "complete")
             result.setdefault("_meta", {})[SERVER_INFO_KEY] = server_info()
@@ -200,153 +160,20 @@ class Dispatcher:
                 result.setdefault("cacheScope", CACHEABLE[method])
         return result
 
-    def _require(self, scopes: tuple[str, ...], context: CallContext) -> None:
-        if not set(scopes) <= context.principal.scopes:
+    @staticmethod
+    def require(scopes: tuple[str, ...], context: ToolContext) -> None:
+        if not context.principal.scopes.issuperset(scopes):
             raise InsufficientScope(sorted(set(scopes) | {"mcp"}))
 
-    def _require_client_capabilities(self, needed: tuple[str, ...], params: dict[str, Any], context: CallContext) -> None:
+    @staticmethod
+    def _require_client_capabilities(needed: tuple[str, ...], context: ToolContext) -> None:
         """2026-07-28: a request needing a capability the client did not declare in ``_meta`` gets -32021."""
         if not needed or context.era is not Era.MODERN:
             return
-        declared = (params.get("_meta") or {}).get(META_CLIENT_CAPABILITIES)
+        declared = context.client_capabilities
         missing = [name for name in needed if not isinstance(declared, dict) or name not in declared]
         if missing:
             raise MissingClientCapability(data={"requiredCapabilities": {name: {} for name in missing}})
 
-    def _visible(self, scopes: tuple[str, ...], context: CallContext) -> bool:
-        return set(scopes) <= context.principal.scopes
 
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    async def initialize(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        return {
-            "protocolVersion": negotiate(params.get("protocolVersion")),
-            "capabilities": capabilities(),
-            "serverInfo": server_info(),
-            "instructions": mcp_settings.INSTRUCTIONS,
-        }
-
-    async def ping(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        return {}
-
-    async def discover(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        return {
-            "supportedVersions": list(SUPPORTED_VERSIONS),
-            "capabilities": capabilities(),
-            "instructions": mcp_settings.INSTRUCTIONS,
-            "ttlMs": mcp_settings.DISCOVER_TTL_MS,
-            "cacheScope": "public",
-        }
-
-    async def set_level(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        level = params.get("level")
-        if level not in LOG_LEVELS:
-            raise InvalidParams("Unknown log level")
-        if context.set_log_level is not None:
-            await context.set_log_level(level)
-        return {}
-
-    # --- tools -----------------------------------------------------------------------------------------
-
-    async def list_tools(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        tools = [tool.describe() for tool in self.registry.tools.values() if self._visible(tool.scopes, context)]
-        return _paginate(tools, params, "tools")
-
-    async def call_tool(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        tool = self.registry.tools[params["name"]]
-        try:
-            arguments = tool.validate(params.get("arguments") or {})
-        except ToolError as exc:
-            return error_result(str(exc))
-        if tool.wants_context:
-            arguments[CONTEXT_NAME] = context.tool_context(params)
-        try:
-            value = await _call(tool.handler, **arguments)
-        except asyncio.CancelledError:
-            raise
-        except MCPError:
-            raise
-        except ToolError as exc:
-            return error_result(str(exc))
-        except Exception:
-            log.exception("Tool %s failed", tool.name)
-            return error_result(f"The tool {tool.name} failed unexpectedly.")
-        return tool_result(value, tool.output_schema)
-
-    # --- resources ---------------------------------------------------------------------------------
-
-    async def list_resources(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        items = [r.describe() for r in self.registry.resources.values() if self._visible(r.scopes, context)]
-        return _paginate(items, params, "resources")
-
-    async def list_resource_templates(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        items = [t.describe() for t in self.registry.templates.values() if self._visible(t.scopes, context)]
-        return _paginate(items, params, "resourceTemplates")
-
-    async def read_resource(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        uri = params["uri"]
-        resource = self.registry.resources.get(uri)
-        variables: dict[str, str] = {}
-        if resource is None:
-            for template in self.registry.templates.values():
-                found = template.match(uri)
-                if found is not None:
-                    resource, variables = template, found
-                    break
-        if resource is None or not self._visible(resource.scopes, context):
-            raise (InvalidParams if context.era is Era.MODERN else ResourceNotFound)("Resource not found", {"uri": uri})
-        value = await _call(resource.handler, context.tool_context(params), **variables)
-        if value is None:  # a template that matched a URI naming nothing
-            raise (InvalidParams if context.era is Era.MODERN else ResourceNotFound)("Resource not found", {"uri": uri})
-        if isinstance(value, dict) and "contents" in value:
-            return value
-        content: dict[str, Any] = {"uri": uri}
-        if resource.mime_type:
-            content["mimeType"] = resource.mime_type
-        if isinstance(value, bytes):
-            content["blob"] = base64.b64encode(value).decode()
-        else:
-            content["text"] = _text(value)
-        return {"contents": [content]}
-
-    # --- prompts ------------------------------------------------------------------------------------
-
-    async def list_prompts(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        items = [p.describe() for p in self.registry.prompts.values() if self._visible(p.scopes, context)]
-        return _paginate(items, params, "prompts")
-
-    async def get_prompt(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        prompt = self.registry.prompts.get(params["name"])
-        if prompt is None:
-            raise InvalidParams(f"Unknown prompt: {params['name']}")
-        arguments = params.get("arguments") or {}
-        missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
-        if missing:
-            raise InvalidParams(f"Missing required arguments: {', '.join(missing)}")
-        known = {a.name for a in prompt.arguments}
-        value = await _call(prompt.handler, context.tool_context(params),
-                            **{k: v for k, v in arguments.items() if k in known})
-        if isinstance(value, dict) and "messages" in value:
-            return value
-        if isinstance(value, str):
-            value = [{"role": "user", "content": {"type": "text", "text": value}}]
-        return {"description": prompt.description, "messages": value}
-
-    async def complete(self, params: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        ref = params.get("ref") or {}
-        argument = params.get("argument") or {}
-        values: list[str] = []
-        if ref.get("type") == "ref/prompt":
-            prompt = self.registry.prompts.get(ref.get("name"))
-            if prompt is None:
-                raise InvalidParams("Unknown prompt")
-            completer = prompt.completions.get(argument.get("name"))
-            if completer is not None and self._visible(prompt.scopes, context):
-                values = list(await _call(completer, context.tool_context(params), str(argument.get("value", ""))))
-        elif ref.get("type") != "ref/resource":
-            raise InvalidParams("Unknown reference type")
-        return {"completion": {"values": values[:100], "total": len(values), "hasMore": len(values) > 100}}
-
-
-CONTEXT_NAME = "context"
 dispatcher = Dispatcher()

@@ -1,7 +1,8 @@
-"""HTTP routes handled by Channels rather than Django: ``/mcp`` and ``/mcp/`` (no redirect, CLAUDE-12)."""
+"""HTTP routes handled outside Django's request/response cycle: ``/mcp`` and ``/mcp/`` (no redirect, CLAUDE-12)."""
 
 from django.urls import re_path
 
-from .consumers import MCPConsumer
+from .transport.asgi import application as mcp_application
 
-http_urlpatterns = [re_path(r"^mcp/?$", MCPConsumer.as_asgi())]
+MCP_PATHS = frozenset({"/mcp", "/mcp/"})
+http_urlpatterns = [re_path(r"^mcp/?$", mcp_application)]

@@ -3,12 +3,20 @@
 Sessions are bound to the principal that created them: resolving an id with any other
 (issuer, client id, subject) finds nothing, exactly like an unknown id (TRANS-16, 404).
 Events are what a legacy SSE stream carried, kept for ``Last-Event-ID`` replay.
+
+Resolved sessions are cached per process for ``SESSION_CACHE_SECONDS`` (1 s): a legacy request
+then costs no database round trip. DELETE and a log-level change drop the entry at once here and,
+through :func:`oauth_app.revocation.invalidate`, in every other process; idle expiry is checked
+against the cached ``last_seen``, which is written at most every five minutes per session.
+
+Every function here is synchronous database work run on ``/mcp``'s pool (:mod:`mcp_app.db`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,9 +24,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from oauth_app.revocation import invalidate, on_invalidate
+
 from .conf import mcp_settings
-from .db import database_sync_to_async
+from .db import database_sync_to_async, run_sync
 from .models import Event, Session
+
+INVALIDATION_KIND = "mcp-sessions"
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +67,75 @@ def create_session(principal, protocol_version: str, client_info: dict[str, Any]
     return session_id, _info(session)
 
 
-@database_sync_to_async
-def resolve_session(session_id: str, principal) -> SessionInfo | None:
-    idle_limit = timezone.now() - timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)
-    session = Session.objects.filter(id_hash=_hash(session_id), last_seen__gt=idle_limit, **_binding(principal)).first()
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    info: SessionInfo
+    binding: tuple[str, str, str]
+    until: float
+    """``time.monotonic()`` after which the database is asked again: the cache bound, or earlier when
+    the session would go idle or its ``last_seen`` is due to be written."""
+
+
+_cache: dict[str, _Cached] = {}
+
+
+def _forget(id_hashes: list[str]) -> None:
+    for id_hash in id_hashes:
+        _cache.pop(id_hash, None)
+
+
+on_invalidate(INVALIDATION_KIND, _forget)
+
+
+def _load(id_hash: str, binding: dict[str, str]) -> tuple[SessionInfo, float] | None:
+    """The session and how many seconds its row may be trusted without asking again."""
+    now = timezone.now()
+    idle = timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)
+    session = Session.objects.filter(id_hash=id_hash, last_seen__gt=now - idle, **binding).first()
     if session is None:
         return None
-    if session.last_seen < timezone.now() - timedelta(minutes=5):
-        Session.objects.filter(pk=session.pk).update(last_seen=timezone.now())
-    return _info(session)
+    last_seen = session.last_seen
+    if last_seen < now - LAST_SEEN_RESOLUTION:
+        last_seen = now
+        Session.objects.filter(pk=session.pk).update(last_seen=last_seen)
+    fresh_for = min((last_seen + LAST_SEEN_RESOLUTION - now).total_seconds(), (last_seen + idle - now).total_seconds())
+    return _info(session), fresh_for
+
+
+async def resolve_session(session_id: str, principal) -> SessionInfo | None:
+    """The session ``session_id`` of ``principal``, or ``None`` (unknown, foreign or idle: all the same 404)."""
+    id_hash = _hash(session_id)
+    binding = (principal.issuer, principal.client_id, principal.subject)
+    cached = _cache.get(id_hash)
+    if cached is not None and cached.until > time.monotonic():
+        return cached.info if cached.binding == binding else None
+    found = await run_sync(_load, id_hash, _binding(principal))
+    if found is None:
+        _cache.pop(id_hash, None)
+        return None
+    info, fresh_for = found
+    lifetime = min(float(mcp_settings.SESSION_CACHE_SECONDS), fresh_for)
+    if lifetime > 0:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[id_hash] = _Cached(info, binding, time.monotonic() + lifetime)
+    return info
 
 
 @database_sync_to_async
 def end_session(session: SessionInfo) -> None:
+    id_hash = Session.objects.filter(pk=session.pk).values_list("id_hash", flat=True).first()
     Session.objects.filter(pk=session.pk).delete()
+    if id_hash:
+        invalidate(INVALIDATION_KIND, [id_hash])
 
 
 @database_sync_to_async
 def set_log_level(session: SessionInfo, level: str) -> None:
+    id_hash = Session.objects.filter(pk=session.pk).values_list("id_hash", flat=True).first()
     Session.objects.filter(pk=session.pk).update(log_level=level)
+    if id_hash:
+        invalidate(INVALIDATION_KIND, [id_hash])
 
 
 @database_sync_to_async

@@ -11,6 +11,10 @@ class OAuthAppConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from . import revocation, scopes
+
+        revocation._register_own_handlers()  # and its model signals, by importing it
+        scopes.connect_signals()
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):

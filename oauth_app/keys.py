@@ -206,15 +206,43 @@ def _load_private_key(kid: str, encrypted: bytes):
     return serialization.load_pem_private_key(_fernet().decrypt(encrypted), password=None)
 
 
+class _SigningKeyCache:
+    """The active key and its decrypted private key, loaded once per rotation.
+
+    Every state change calls :func:`clear_cache`, here and (over the channel layer) in every other
+    process; the entry also expires after ``MAX_AGE_SECONDS`` in case that message is lost. Signing
+    with a key that has just started retiring is harmless: it is still published and verifies.
+    """
+
+    MAX_AGE_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self.entry: tuple[float, SigningKey, Any] | None = None
+
+    def get(self) -> tuple[SigningKey, Any]:
+        entry = self.entry
+        if entry is not None and time.monotonic() - entry[0] < self.MAX_AGE_SECONDS:
+            return entry[1], entry[2]
+        key = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).first()
+        if key is None:
+            raise ImproperlyConfigured("No active signing key: run 'manage.py createsigningkey --activate'.")
+        try:
+            private_key = _load_private_key(key.kid, bytes(key.private_key))
+        except InvalidToken as exc:
+            raise ImproperlyConfigured(f"Signing key {key.kid} cannot be decrypted with SIGNING_KEY_ENCRYPTION_KEY.") from exc
+        self.entry = (time.monotonic(), key, private_key)
+        return key, private_key
+
+    def clear(self) -> None:
+        self.entry = None
+
+
+signing_key_cache = _SigningKeyCache()
+
+
 def get_signing_key() -> tuple[SigningKey, Any]:
     """The active key and its private key object. Raises :class:`ImproperlyConfigured` if none."""
-    key = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).first()
-    if key is None:
-        raise ImproperlyConfigured("No active signing key: run 'manage.py createsigningkey --activate'.")
-    try:
-        return key, _load_private_key(key.kid, bytes(key.private_key))
-    except InvalidToken as exc:
-        raise ImproperlyConfigured(f"Signing key {key.kid} cannot be decrypted with SIGNING_KEY_ENCRYPTION_KEY.") from exc
+    return signing_key_cache.get()
 
 
 def published_jwks() -> list[dict[str, Any]]:
@@ -232,6 +260,8 @@ class _KeyCache:
 
     MIN_REFRESH_SECONDS = 1.0
     MAX_AGE_SECONDS = 30.0
+    STALE: Any = object()
+    """What :meth:`peek` returns when only :meth:`get` (which may read the database) can answer."""
 
     def __init__(self) -> None:
         self._keys: dict[str, VerificationKey] = {}
@@ -242,12 +272,25 @@ class _KeyCache:
         with self._lock:
             self._keys, self._loaded_at = {}, float("-inf")
 
+    def expire(self) -> None:
+        """Make the next lookup read the store again (another process changed a key's state)."""
+        self._loaded_at = float("-inf")
+        signing_key_cache.clear()
+
     def _refresh(self) -> None:
         keys = {}
         for row in SigningKey.objects.filter(state__in=PUBLISHED_STATES).only("kid", "algorithm", "public_jwk"):
             codec = _JWK_CODECS[row.algorithm]
             keys[row.kid] = VerificationKey(row.kid, row.algorithm, codec.from_jwk(row.public_jwk))
         self._keys, self._loaded_at = keys, time.monotonic()
+
+    def peek(self, kid: str) -> VerificationKey | None | Any:
+        """The key for ``kid`` without touching the database (safe on an event loop), or :attr:`STALE`."""
+        age = time.monotonic() - self._loaded_at
+        keys = self._keys
+        if age > self.MAX_AGE_SECONDS or (kid not in keys and age > self.MIN_REFRESH_SECONDS):
+            return self.STALE
+        return keys.get(kid)
 
     def get(self, kid: str) -> VerificationKey | None:
         with self._lock:
@@ -261,5 +304,9 @@ key_cache = _KeyCache()
 
 
 def clear_cache() -> None:
-    """Forget cached keys in this process (after a state change)."""
+    """Forget cached keys (after a state change), and the tokens verified with them, in every process."""
+    from .revocation import KEYS, invalidate
+
     key_cache.clear()
+    signing_key_cache.clear()
+    invalidate(KEYS, ["*"])

@@ -248,6 +248,9 @@ SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
 ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 3600, minimum=60)
 REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=60)
 REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "30/m").strip()
+# How long a process trusts a token it verified (oauth_app.tokens); revocation drops entries at
+# once everywhere over the channel layer, so this bounds the delay only if that broadcast is lost.
+VERIFIED_TOKEN_CACHE_SECONDS = _env_int("VERIFIED_TOKEN_CACHE_SECONDS", 1, minimum=0)
 
 # Redirect URI schemes besides loopback http (RFC 8252 §7.3, always allowed): "https", and "*" for
 # any private-use scheme of a native app (cursor://, com.example.app:/). Plain "http" is refused
@@ -359,6 +362,8 @@ CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
 # --- MCP endpoint (mcp_app.conf has the defaults) ------------------------------------------
 MCP_APP = {
     "MAX_BODY_BYTES": _env_int("MCP_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
+    # /mcp's database threads (mcp_app.db), one per connection of the PostgreSQL pool.
+    "DATABASE_THREADS": _env_int("DATABASE_POOL_SIZE", 10, minimum=1),
     "ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY": _env_bool("MCP_ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY", True),
 }
 

@@ -1,13 +1,15 @@
-"""JSON-RPC and MCP error codes, and the exception that carries one to the wire.
+"""JSON-RPC and MCP error codes, and the exceptions that carry one to the wire.
 
-Codes are the documented constants of ``mcp_types.jsonrpc``. Each :class:`MCPError` knows its
-HTTP status, so the transport turns any of them into a response in one place. Messages are
-fixed, safe strings: exception text from inside the server never reaches a client.
+Codes are the documented constants of ``mcp_types.jsonrpc``. An exception knows its code and a
+fixed, safe message; it does not know its HTTP status: that depends on the era and lives in one
+table, :mod:`mcp_app.protocol.status`. Exception text from inside the server never reaches a client.
+
+The transport's refusals (body too large, wrong media types, foreign Origin or Host, unknown
+session) are ``-32600`` subclasses, so the status table can tell them apart.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 from mcp_types import jsonrpc
@@ -25,17 +27,14 @@ RESOURCE_NOT_FOUND_LEGACY = -32002
 
 
 class MCPError(Exception):
-    """An error answered as a JSON-RPC error object (and, for HTTP, a status code)."""
+    """An error answered as a JSON-RPC error object."""
 
     code: int = INTERNAL_ERROR
     message: str = "Internal server error"
-    http_status: int = HTTPStatus.OK
 
-    def __init__(self, message: str | None = None, data: Any = None, *, http_status: int | None = None) -> None:
+    def __init__(self, message: str | None = None, data: Any = None) -> None:
         if message is not None:
             self.message = message
-        if http_status is not None:
-            self.http_status = http_status
         self.data = data
         super().__init__(self.message)
 
@@ -47,11 +46,11 @@ class MCPError(Exception):
 
 
 class ParseError(MCPError):
-    code, message, http_status = PARSE_ERROR, "Parse error", HTTPStatus.BAD_REQUEST
+    code, message = PARSE_ERROR, "Parse error"
 
 
 class InvalidRequest(MCPError):
-    code, message, http_status = INVALID_REQUEST, "Invalid request", HTTPStatus.BAD_REQUEST
+    code, message = INVALID_REQUEST, "Invalid request"
 
 
 class MethodNotFound(MCPError):
@@ -67,16 +66,53 @@ class InternalError(MCPError):
 
 
 class HeaderMismatch(MCPError):
-    code, message, http_status = HEADER_MISMATCH, "Header mismatch", HTTPStatus.BAD_REQUEST
+    code, message = HEADER_MISMATCH, "Header mismatch"
 
 
 class MissingClientCapability(MCPError):
-    code, message, http_status = MISSING_REQUIRED_CLIENT_CAPABILITY, "Missing required client capability", HTTPStatus.BAD_REQUEST
+    code, message = MISSING_REQUIRED_CLIENT_CAPABILITY, "Missing required client capability"
 
 
 class UnsupportedProtocolVersion(MCPError):
-    code, message, http_status = UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version", HTTPStatus.BAD_REQUEST
+    code, message = UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version"
 
 
 class ResourceNotFound(MCPError):
     code, message = RESOURCE_NOT_FOUND_LEGACY, "Resource not found"
+
+
+# --- refusals of the transport (all -32600; the status table gives each its HTTP status) ---------------
+
+
+class MissingMeta(InvalidParams):
+    """2026-07-28: a ``_meta`` field every request must carry is missing (TRANS-28)."""
+
+    message = "Missing _meta protocol version and client capabilities"
+
+
+class BodyTooLarge(InvalidRequest):
+    message = "Request body too large"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    message = "Content-Type must be application/json"
+
+
+class NotAcceptable(InvalidRequest):
+    message = "Accept must list application/json and text/event-stream"
+
+
+class ForbiddenOrigin(InvalidRequest):
+    message = "Origin not allowed"
+
+
+class ForbiddenHost(InvalidRequest):
+    message = "Host not allowed"
+
+
+class SessionNotFound(InvalidRequest):
+    message = "Session not found"
+
+
+class StreamConflict(InvalidRequest):
+    message = "Another GET stream is already open for this session"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from .jsonrpc import encode
 
 KEEPALIVE = b": keepalive\n\n"
 """A comment line: keeps proxies from closing an idle stream, ignored by clients."""
@@ -16,7 +17,5 @@ def retry(milliseconds: int) -> bytes:
 
 def event(event_id: str | None, payload: dict[str, Any] | None) -> bytes:
     """One ``message`` event; ``payload=None`` is a priming event (an id with empty data)."""
-    lines = [f"id: {event_id}"] if event_id is not None else []
-    lines.append("event: message")
-    lines.append("data: " + (json.dumps(payload) if payload is not None else ""))
-    return ("\n".join(lines) + "\n\n").encode()
+    head = f"id: {event_id}\nevent: message\ndata: " if event_id is not None else "event: message\ndata: "
+    return head.encode() + (encode(payload) if payload is not None else b"") + b"\n\n"

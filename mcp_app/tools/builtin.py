@@ -6,9 +6,7 @@ revocation code the admin uses).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Literal
 
 from django.contrib.auth import get_user_model
 from oauth_app import revocation
@@ -72,30 +70,6 @@ def revoke_client_tokens(client_id: str) -> str:
         raise ToolError(f"No client with id {client_id}.")
     count = revocation.revoke_client_tokens(client)
     return f"Revoked {count} access token(s) of {client.name or client.client_id}; its refresh tokens are revoked too."
-
-
-@registry.tool("start-notification-stream", scopes=("mcp",), title="Notification stream (demo)",
-               annotations={"readOnlyHint": True})
-async def start_notification_stream(context: ToolContext, interval: float = 1.0, count: int = 5, caller: str = "client",
-                                    target: Literal["request", "session"] = "request") -> str:
-    """Send `count` notifications, one every `interval` seconds, then answer: a tool for testing streams.
-
-    With a progress token each step is a progress notification; with a log level each step is
-    also a log message. `target="session"` sends them to the session's GET stream instead
-    (legacy protocol versions only).
-    """
-    count = max(0, min(count, 1000))
-    interval = max(0.0, min(interval, 60.0))
-    for step in range(1, count + 1):
-        text = f"[{step}/{count}] Event from {caller}"
-        if target == "session" and context.send_session_notification is not None:
-            await context.send_session_notification("notifications/message", {"level": "info", "data": text})
-        else:
-            await context.report_progress(step, count, text)
-            await context.log("info", text)
-        if step < count:
-            await asyncio.sleep(interval)
-    return f"Sent {count} notifications to {caller}."
 
 
 def _json(value) -> str:

@@ -12,65 +12,27 @@ Any installed Django app adds to it with decorators, typically from a module its
 
 A tool's input schema comes from its type hints (through pydantic) or from an explicit JSON
 Schema; its description from the docstring unless given. A parameter named ``context`` receives
-the :class:`ToolContext` (the caller's principal and the progress/log channels) and is not part
-of the schema. Tools never see HTTP requests or ASGI scopes.
+the :class:`~mcp_app.context.ToolContext` (the caller's principal and the progress/log channels)
+and is not part of the schema. Explicit input schemas are compiled once, at registration. Tools never see HTTP requests or ASGI scopes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from ..context import LOG_LEVELS, ToolContext
+
+__all__ = ["LOG_LEVELS", "PromptArgument", "Registry", "Tool", "ToolContext", "ToolError", "registry"]
+
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 CONTEXT_PARAMETER = "context"
-
-
-class Notifier(Protocol):
-    async def __call__(self, method: str, params: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class ToolContext:
-    """What a tool, resource or prompt handler may know and do."""
-
-    principal: Any
-    progress_token: str | int | None = None
-    log_level: str | None = None
-    send_notification: Notifier | None = None
-    send_session_notification: Notifier | None = None
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        """Send ``notifications/progress`` if the request asked for it (it carried a progress token)."""
-        if self.progress_token is None or self.send_notification is None:
-            return
-        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        await self.send_notification("notifications/progress", params)
-
-    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        """Send ``notifications/message`` if the client opted in at ``level`` or lower (RFC 5424 order)."""
-        if self.log_level is None or self.send_notification is None:
-            return
-        if LOG_LEVELS.index(level) < LOG_LEVELS.index(self.log_level):
-            return
-        params: dict[str, Any] = {"level": level, "data": data}
-        if logger:
-            params["logger"] = logger
-        await self.send_notification("notifications/message", params)
-
-
-LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
 
 class ToolError(Exception):
@@ -95,6 +57,9 @@ class Tool:
     wants_context: bool = False
     client_capabilities: tuple[str, ...] = ()
     """Client capabilities the tool relies on; a 2026-07-28 call without them gets -32021."""
+    validator: jsonschema.protocols.Validator | None = field(default=None, repr=False)
+    """An explicit input schema, compiled once at registration (the schema itself is checked then, not per call)."""
+    _description: dict[str, Any] | None = field(default=None, repr=False)
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         if self.arguments_model is not None:
@@ -104,13 +69,20 @@ class Tool:
                 problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
                 raise ArgumentsInvalid(f"Invalid arguments: {problems}") from None
             return {name: getattr(parsed, name) for name in self.arguments_model.model_fields}
-        try:
-            jsonschema.validate(arguments, self.input_schema, cls=jsonschema.Draft202012Validator)
-        except jsonschema.ValidationError as exc:
-            raise ArgumentsInvalid(f"Invalid arguments: {exc.message}") from None
+        if self.validator is None:
+            self.validator = jsonschema.Draft202012Validator(self.input_schema)
+        error = jsonschema.exceptions.best_match(self.validator.iter_errors(arguments))
+        if error is not None:
+            raise ArgumentsInvalid(f"Invalid arguments: {error.message}")
         return arguments
 
     def describe(self) -> dict[str, Any]:
+        """The ``tools/list`` entry, built once (a tool does not change after registration)."""
+        if self._description is None:
+            self._description = self._describe()
+        return self._description
+
+    def _describe(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
         if self.title:
             entry["title"] = self.title
@@ -246,8 +218,10 @@ class Registry:
             if tool_name in self.tools:
                 raise ValueError(f"Tool {tool_name!r} is already registered")
             model, wants_context = _arguments_model(tool_name, function)
+            validator = None
             if input_schema is not None:
                 jsonschema.Draft202012Validator.check_schema(input_schema)
+                validator = jsonschema.Draft202012Validator(input_schema)
             self.tools[tool_name] = Tool(
                 name=tool_name,
                 description=description or inspect.getdoc(function) or "",
@@ -260,6 +234,7 @@ class Registry:
                 arguments_model=None if input_schema is not None else model,
                 wants_context=wants_context,
                 client_capabilities=tuple(client_capabilities),
+                validator=validator,
             )
             return function
 

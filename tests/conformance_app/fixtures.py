@@ -13,6 +13,8 @@ import json
 
 from mcp_app.tools import PromptArgument, ToolContext, registry
 
+from . import streaming  # noqa: F401  (the demo streaming tool)
+
 # A 1x1 red PNG and a minimal WAV, as the suite's reference server uses.
 PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 WAV_BASE64 = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="

@@ -19,6 +19,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client as HttpClient
 
+import tests.conformance_app.streaming  # noqa: F401  (the demo tool start-notification-stream)
 from mcp_app.tools.registry import ToolContext, registry
 from oauth_app import keys
 from tests.conftest import ISSUER, LOOPBACK_CALLBACK, RESOURCE
@@ -87,25 +88,18 @@ def tokens(token_pair, issue_token, alice, public_client, make_client) -> Tokens
 
 @pytest.fixture(autouse=True)
 def _close_worker_connections():
-    """Close the database connection the consumer opened in asgiref's worker thread.
+    """Close the database connections ``/mcp``'s pool threads opened (``mcp_app.db``), and stop the threads.
 
-    ``database_sync_to_async`` runs on one long-lived worker thread; Django never closes an in-memory
-    SQLite connection (``close()`` is a no-op there), so the connection would outlive the test and the
-    next database-free test reaching that thread (a synchronous tool in the dispatcher tests) would
-    trip pytest-django's database blocker. Closing it is safe: the test database lives on through
-    the main thread's connection (shared cache).
+    Pool threads keep their connections; Django never closes an in-memory SQLite connection
+    (``close()`` is a no-op there), so a connection would outlive the test and the next database-free
+    test reaching that thread (a synchronous tool in the dispatcher tests) would trip pytest-django's
+    database blocker. Closing it is safe: the test database lives on through the main thread's
+    connection (shared cache).
     """
     yield
-    from asgiref.sync import SyncToAsync
-    from django.db import connections
-    from django.db.backends.base.base import BaseDatabaseWrapper
+    from mcp_app.db import pool
 
-    def close() -> None:
-        for connection in connections.all(initialized_only=True):
-            if connection.connection is not None:
-                BaseDatabaseWrapper.close(connection)
-
-    SyncToAsync.single_thread_executor.submit(close).result(timeout=10)
+    pool.shutdown()
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from mcp_app.dispatcher import CallContext, Dispatcher
+import tests.conformance_app.streaming  # noqa: F401  (the demo tool, tests only)
+from mcp_app.context import ToolContext
+from mcp_app.dispatcher import Dispatcher
 from mcp_app.protocol.jsonrpc import Message
 from mcp_app.protocol.versions import Era
 from oauth_app.exceptions import InsufficientScope, InvalidToken
@@ -26,9 +28,9 @@ def call(principal, method: str, params: dict, *, notifications: list | None = N
     async def send(method: str, params: dict) -> None:
         notifications.append((method, params))
 
-    context = CallContext(principal=principal, version="2025-11-25", era=Era.LEGACY,
-                          send_notification=send if notifications is not None else None)
-    return asyncio.run(Dispatcher().dispatch(Message("request", method, 1, params), context))
+    context = ToolContext(principal=principal, version="2025-11-25", era=Era.LEGACY,
+                          send_notification=send if notifications is not None else None).with_meta(params.get("_meta"))
+    return asyncio.run(Dispatcher().answer(Message("request", method, 1, params), context)).payload
 
 
 @pytest.fixture
@@ -56,10 +58,14 @@ def test_whoami_describes_the_caller(alice_principal, alice):
 
 
 def test_admin_tools_need_the_admin_scope(alice_principal):
-    """AUTH-09: a non-admin caller is refused with every scope the tool needs."""
+    """AUTH-09: a non-admin caller is refused (HTTP 403 insufficient_scope) naming every scope the tool needs."""
+    context = ToolContext(principal=alice_principal, version="2025-11-25", era=Era.LEGACY)
+    message = Message("request", "tools/call", 1, {"name": "list_clients", "arguments": {}})
     with pytest.raises(InsufficientScope) as caught:
-        call(alice_principal, "tools/call", {"name": "list_clients", "arguments": {}})
+        Dispatcher().prepare(message, context)
     assert set(caught.value.required) == {"mcp", "admin"}
+    reply = asyncio.run(Dispatcher().answer(message, context))
+    assert reply.status == 403 and reply.payload["error"] == "insufficient_scope"
 
 
 def test_list_clients(staff_principal, make_client):

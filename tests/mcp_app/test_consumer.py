@@ -116,9 +116,15 @@ def pending_tasks() -> list[asyncio.Task]:
     return [task for task in asyncio.all_tasks() if task is not current and not task.done()]
 
 
+def with_host(headers) -> list[tuple[bytes, bytes]]:
+    """Every HTTP/1.1 request names its host (daphne passes it on; /mcp checks it against ALLOWED_HOSTS)."""
+    headers = list(headers)
+    return headers if any(name == b"host" for name, _ in headers) else [(b"host", b"testserver"), *headers]
+
+
 async def exchange(method: str, path: str = "/mcp", *, headers: list[tuple[bytes, bytes]] = (), body: bytes = b"") -> Reply:
     """One complete request/response; the consumer must have finished afterwards."""
-    communicator = HttpCommunicator(application, method, path, body=body, headers=list(headers))
+    communicator = HttpCommunicator(application, method, path, body=body, headers=with_host(headers))
     response = await communicator.get_response(timeout=T)
     await communicator.wait(T)
     return Reply(response["status"], {k.decode().lower(): v.decode() for k, v in response["headers"]}, response["body"])
@@ -128,7 +134,7 @@ class Stream:
     """A long-lived response read chunk by chunk (SSE), ended by the server or by ``disconnect()``."""
 
     def __init__(self, method: str, *, headers: list[tuple[bytes, bytes]], body: bytes = b"", path: str = "/mcp") -> None:
-        self.communicator = HttpCommunicator(application, method, path, body=body, headers=list(headers))
+        self.communicator = HttpCommunicator(application, method, path, body=body, headers=with_host(headers))
         self.request_body = body
         self.buffer = ""
         self.ended = False
@@ -490,7 +496,7 @@ class TestHttpRules:
         assert reply.status == 413
         assert validate_error(reply.json())["code"] == -32600
         # Chunked: the consumer answers as soon as the limit is passed.
-        communicator = HttpCommunicator(application, "POST", "/mcp", headers=client.headers())
+        communicator = HttpCommunicator(application, "POST", "/mcp", headers=with_host(client.headers()))
         await communicator.send_input({"type": "http.request", "body": b"[" + b" " * 200, "more_body": True})
         await communicator.send_input({"type": "http.request", "body": b" " * 200, "more_body": True})
         start = await communicator.receive_output(T)
@@ -517,6 +523,46 @@ class TestHttpRules:
         reply = await MCP(tokens.alice).post(payload)
         assert reply.status == 400
         assert validate_error(reply.json())["code"] == -32600
+
+    @pytest.mark.parametrize("era", ["legacy", "modern"])
+    async def test_json_nested_ten_thousand_deep(self, tokens, era):
+        """Issue 9 (hardening): a body nested 10,000 deep is a parse error in both eras (HTTP 400, -32700, no id),
+        never a RecursionError or a 500; within the parser's depth, deep params are refused without a 5xx."""
+        client = MCP(tokens.alice)
+        if era == "legacy":
+            session = await client.initialize(LATEST)
+            extra = client.legacy_headers(session, LATEST)
+            wrap = lambda inner: b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami", "arguments": {"a": ' + inner + b"}}}"  # noqa: E731
+        else:
+            extra = client.modern_headers("tools/call", {"name": "whoami"})
+            meta = json.dumps(client.modern_request("ping")["params"]["_meta"]).encode()
+            wrap = lambda inner: (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami", '  # noqa: E731
+                                  b'"_meta": ' + meta + b', "arguments": {"a": ' + inner + b"}}}")
+        deep = b"[" * 10_000 + b"]" * 10_000
+        for body in (deep, wrap(deep)):
+            reply = await client.post(body, extra)
+            assert reply.status == 400, reply.body
+            assert reply.json() == {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}}
+        shallow_enough = wrap(b"[" * 900 + b"]" * 900)  # parses; the tool refuses unknown arguments
+        reply = await client.post(shallow_enough, extra)
+        assert reply.status == 200
+        result = validate_result(reply.json(), "CallToolResult", LATEST if era == "legacy" else MODERN)
+        assert result["isError"] is True
+
+    async def test_foreign_host_is_refused_before_authentication(self, tokens):
+        """Issue 9 (hardening), TRANS-02: a Host outside ALLOWED_HOSTS (DNS rebinding) -> 400 before the bearer
+        is even looked at (no 401 challenge, no token verification), as Django answers for its own views."""
+        client = MCP(tokens.alice)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": LATEST, "capabilities": {}, "clientInfo": {"name": "rebind", "version": "1"}}}).encode()
+        for token in (tokens.alice, None):
+            reply = await exchange("POST", headers=[(b"host", b"evil.example"), *header_list(token)], body=body)
+            assert reply.status == 400
+            assert "www-authenticate" not in reply.headers and "mcp-session-id" not in reply.headers
+            assert validate_error(reply.json())["code"] == -32600
+        for host in (b"testserver", b"testserver:8000", b"127.0.0.1:9"):
+            reply = await exchange("POST", headers=[(b"host", host), *header_list(tokens.alice)], body=body)
+            assert reply.status == 200, host
 
     async def test_other_methods(self, tokens):
         """TRANS-01: only GET, POST, DELETE (and OPTIONS) exist on /mcp."""
@@ -1089,11 +1135,11 @@ class TestModern:
         """CLAUDE-14, TRANS-29: ``MCP-Protocol-Version: 2025-11-25`` with a 2026-07-28 body is accepted (and logged) by
         default; with ``ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY`` off it is a -32020 header mismatch."""
         client = MCP(tokens.alice)
-        with caplog.at_level(logging.INFO, logger="mcp_app.consumers"):
+        with caplog.at_level(logging.INFO, logger="mcp_app.transport.modern"):
             reply = await client.modern("server/discover", MCP_Protocol_Version="2025-11-25")
         assert reply.status == 200
         validate_result(reply.json(), "DiscoverResult", MODERN)
-        assert any("known client bug" in r.getMessage() for r in caplog.records if r.name == "mcp_app.consumers")
+        assert any("known client bug" in r.getMessage() for r in caplog.records if r.name == "mcp_app.transport.modern")
         settings.MCP_APP = {**settings.MCP_APP, "ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY": False}
         refused = await client.modern("server/discover", MCP_Protocol_Version="2025-11-25")
         assert refused.status == 400
@@ -1173,3 +1219,65 @@ class TestModern:
         assert memberships(layer) == {}
         assert pending_tasks() == []
         assert stream.communicator.output_queue.empty()  # nothing was sent after the disconnect
+
+    @pytest.mark.parametrize("era", ["legacy", "modern"])
+    async def test_disconnect_cancels_a_tool_answered_with_json(self, tokens, probe, layer, era):
+        """TRANS-40, issue 9 §2: a tools/call answered with one JSON body (the lean path: no layer channel, no group)
+        is still cancelled when the client goes away; nothing is sent and no task is left behind."""
+        client = MCP(tokens.alice)
+        if era == "legacy":
+            session = await client.initialize(LATEST)
+            body = client.legacy_request("tools/call", {"name": "test-blocker"})
+            headers = client.headers(client.legacy_headers(session, LATEST))
+        else:
+            body = client.modern_request("tools/call", {"name": "test-blocker"})
+            headers = client.headers(client.modern_headers("tools/call", {"name": "test-blocker"}))
+        communicator = HttpCommunicator(application, "POST", "/mcp", body=json.dumps(body).encode(),
+                                        headers=with_host(headers))
+        await communicator.send_input({"type": "http.request", "body": json.dumps(body).encode()})
+        await asyncio.wait_for(probe.started.wait(), T)
+        assert memberships(layer) == {}
+        await communicator.send_input({"type": "http.disconnect"})
+        await asyncio.wait_for(probe.cancelled.wait(), T)
+        await communicator.wait(T)
+        assert communicator.future.exception() is None
+        assert communicator.output_queue.empty()
+        assert pending_tasks() == []
+
+
+class TestDatabaseThreads:
+    async def test_a_slow_synchronous_tool_does_not_stall_other_requests(self, tokens):
+        """Issue 9 §3: while a synchronous tool holds a database thread, another client's requests (bearer check
+        from the verified-token cache, a JSON answer) are served; they no longer queue behind it on asgiref's
+        single sync thread."""
+        import threading
+
+        from mcp_app.tools.registry import registry
+
+        entered, release = threading.Event(), threading.Event()
+
+        def slow() -> str:
+            """Blocks its thread until the test releases it."""
+            entered.set()
+            release.wait(T)
+            return "done"
+
+        registry.tool("test-slow-sync")(slow)
+        try:
+            alice, bob = MCP(tokens.alice), MCP(tokens.bob)
+            assert (await bob.modern("tools/list")).status == 200  # bob's token is now verified and cached
+            body = json.dumps(alice.modern_request("tools/call", {"name": "test-slow-sync"})).encode()
+            communicator = HttpCommunicator(application, "POST", "/mcp", body=body, headers=with_host(
+                alice.headers(alice.modern_headers("tools/call", {"name": "test-slow-sync"}))))
+            await communicator.send_input({"type": "http.request", "body": body})
+            assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, T)
+            reply = await bob.modern("tools/list")  # served while the slow tool still runs
+            assert reply.status == 200 and "tools" in reply.json()["result"]
+            assert not release.is_set()
+            release.set()
+            response = await communicator.get_response(timeout=T)
+            assert response["status"] == 200
+            assert json.loads(response["body"])["result"]["content"][0]["text"] == "done"
+        finally:
+            release.set()
+            registry.tools.pop("test-slow-sync", None)

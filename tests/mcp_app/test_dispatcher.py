@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from mcp_app import dispatcher as dispatcher_module
-from mcp_app.dispatcher import CallContext, Dispatcher, capabilities
+from mcp_app.context import ToolContext as CallContext
+from mcp_app.dispatcher import Dispatcher, capabilities
+from mcp_app.handlers import common as handlers_common
 from mcp_app.protocol import jsonrpc
 from mcp_app.protocol.errors import InvalidParams
 from mcp_app.protocol.versions import era_of
@@ -71,7 +72,7 @@ def run(dispatcher: Dispatcher, method: str, params: dict[str, Any] | None = Non
         raw["params"] = params
     (message,), _ = jsonrpc.decode_body(json.dumps(raw).encode())
     call = CallContext(principal=principal or FakePrincipal(), version=version, era=era_of(version), **context)
-    response = asyncio.run(dispatcher.dispatch(message, call))
+    response = asyncio.run(dispatcher.answer(message, call.with_meta(message.params.get("_meta")))).payload
     assert response["id"] == request_id
     json.dumps(response)  # always serializable
     return response
@@ -227,12 +228,12 @@ class TestMethodNotFound:
         """TRANS-41: subscriptions/listen is a stream the transport owns, never a plain JSON answer."""
         error_of(run_modern(dispatcher, "subscriptions/listen", {"notifications": {}}), -32601)
 
-    def test_check_raises_before_the_handler_runs(self, dispatcher, state):
-        """TRANS-60: ``check`` decides method and params before any handler code (the transport picks the status)."""
+    def test_prepare_raises_before_the_handler_runs(self, dispatcher, state):
+        """TRANS-60: ``prepare`` decides method and params before any handler code (the transport picks the status)."""
         (message,), _ = jsonrpc.decode_body(json.dumps(
             {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo"}}).encode())
         context = CallContext(principal=FakePrincipal(), version=LEGACY, era=era_of(LEGACY))
-        dispatcher.check(message, context)  # arguments are the tool's business, not check()'s
+        dispatcher.prepare(message, context)  # arguments are the tool's business, not prepare()'s
         assert state.calls == []
 
 
@@ -301,11 +302,11 @@ class TestInternalError:
     ])
     def test_unexpected_exception_is_logged_with_stack_and_never_sent(self, dispatcher, caplog, method, params):
         """TRANS-60, TRANS-51: an unexpected exception -> -32603 with a generic message; the stack is logged."""
-        with caplog.at_level(logging.ERROR, logger="mcp_app.dispatcher"):
+        with caplog.at_level(logging.ERROR, logger="mcp_app.wire"):
             response = run(dispatcher, method, params)
         assert error_of(response, -32603, LEGACY) == {"code": -32603, "message": "Internal server error"}
         assert SECRET not in json.dumps(response)
-        records = [r for r in caplog.records if r.name == "mcp_app.dispatcher"]
+        records = [r for r in caplog.records if r.name == "mcp_app.wire"]
         assert len(records) == 1
         assert records[0].levelno == logging.ERROR and records[0].exc_info is not None
         assert records[0].exc_info[0] is RuntimeError
@@ -317,7 +318,7 @@ class TestInternalError:
             raise KeyError(SECRET)
 
         monkeypatch.setitem(dispatcher.table, "tools/list", broken)
-        with caplog.at_level(logging.ERROR, logger="mcp_app.dispatcher"):
+        with caplog.at_level(logging.ERROR, logger="mcp_app.wire"):
             response = run(dispatcher, "tools/list", {})
         error_of(response, -32603, LEGACY)
         assert SECRET not in json.dumps(response) and SECRET in caplog.text
@@ -374,22 +375,32 @@ class TestToolsCall:
 
     def test_tool_exception_is_a_tool_error_and_logged(self, dispatcher, caplog):
         """TRANS-48, TRANS-60: an exception inside a tool -> ``isError`` result with a generic text; logged with stack."""
-        with caplog.at_level(logging.ERROR, logger="mcp_app.dispatcher"):
+        with caplog.at_level(logging.ERROR, logger="mcp_app.handlers.tools"):
             response = run(dispatcher, "tools/call", {"name": "boom"})
         result = validate_result(response, "CallToolResult", LEGACY)
         assert result == {"content": [{"type": "text", "text": "The tool boom failed unexpectedly."}], "isError": True}
         assert SECRET not in json.dumps(response)
-        (record,) = [r for r in caplog.records if r.name == "mcp_app.dispatcher"]
+        (record,) = [r for r in caplog.records if r.name == "mcp_app.handlers.tools"]
         assert record.exc_info is not None and SECRET in caplog.text
 
-    def test_insufficient_scope_escapes_to_the_transport(self, dispatcher, state):
-        """AUTH-09, AUTH-10: a tool needing a scope the token lacks is not a JSON-RPC error: InsufficientScope
-        escapes (the transport answers HTTP 403) and names every scope the operation needs."""
+    def test_insufficient_scope_is_an_http_403(self, dispatcher, state):
+        """AUTH-09, AUTH-10: a tool needing a scope the token lacks is not a JSON-RPC error: ``prepare`` raises
+        InsufficientScope, naming every scope the operation needs, and the answer is HTTP 403 with the RFC 6750
+        challenge; inside a batch (no HTTP status per message) it is -32602 naming the scopes."""
         for version, params in ((LEGACY, {"name": "admin_only"}), (MODERN, modern_params({"name": "admin_only"}))):
+            (message,), _ = jsonrpc.decode_body(json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).encode())
+            context = CallContext(principal=FakePrincipal(), version=version, era=era_of(version))
             with pytest.raises(InsufficientScope) as caught:
-                run(dispatcher, "tools/call", params, version=version)
+                dispatcher.prepare(message, context)
             assert caught.value.required == ("admin", "mcp")
             assert caught.value.status_code == 403 and caught.value.error == "insufficient_scope"
+            reply = asyncio.run(dispatcher.answer(message, context))
+            assert reply.status == 403 and reply.payload["error"] == "insufficient_scope"
+            assert 'scope="admin mcp"' in dict(reply.headers)[b"www-authenticate"].decode()
+            embedded = asyncio.run(dispatcher.dispatch(message, context))
+            assert error_of(embedded, -32602, version)["message"] == "Needs scopes: admin mcp"
+        assert state.calls == []
         assert run(dispatcher, "tools/call", {"name": "admin_only"}, principal=ADMIN)["result"]["content"][0]["text"] == \
             "secret admin things"
 
@@ -634,10 +645,14 @@ class TestPrompts:
                                       {"name": "tone", "required": False}]
 
     def test_prompt_scope(self, dispatcher):
-        """AUTH-09: a prompt needing more scopes -> InsufficientScope for the transport's 403."""
+        """AUTH-09: a prompt needing more scopes -> InsufficientScope, answered with HTTP 403."""
+        (message,), _ = jsonrpc.decode_body(json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "prompts/get", "params": {"name": "admin_prompt"}}).encode())
+        context = CallContext(principal=FakePrincipal(), version=LEGACY, era=era_of(LEGACY))
         with pytest.raises(InsufficientScope) as caught:
-            run(dispatcher, "prompts/get", {"name": "admin_prompt"})
+            dispatcher.prepare(message, context)
         assert caught.value.required == ("admin", "mcp")
+        assert asyncio.run(dispatcher.answer(message, context)).status == 403
         assert run(dispatcher, "prompts/get", {"name": "admin_prompt"}, principal=ADMIN)["result"]["messages"]
 
     def test_completion(self, dispatcher):
@@ -703,4 +718,4 @@ class TestRegistry:
 
 def test_module_page_size():
     """TRANS-54: the page size is the server's choice (50)."""
-    assert dispatcher_module.PAGE_SIZE == 50
+    assert handlers_common.PAGE_SIZE == 50

@@ -12,6 +12,7 @@ from http import HTTPStatus
 import pytest
 
 from mcp_app.protocol import errors, headers, jsonrpc, versions
+from mcp_app.protocol.status import http_status
 from mcp_app.protocol.errors import HeaderMismatch, InvalidRequest, MCPError, ParseError
 from mcp_app.protocol.versions import Era
 from tests.support.schema import validate, validate_error
@@ -74,7 +75,7 @@ class TestDecodeBody:
         with pytest.raises(ParseError) as caught:
             jsonrpc.decode_body(body)
         assert caught.value.code == -32700
-        assert caught.value.http_status == HTTPStatus.BAD_REQUEST
+        assert http_status(None, caught.value) == HTTPStatus.BAD_REQUEST
         assert caught.value.to_error() == {"code": -32700, "message": "Parse error"}
 
     @pytest.mark.parametrize("payload", [5, "ping", None, True, 1.5, {"a": 1}])
@@ -83,7 +84,7 @@ class TestDecodeBody:
         with pytest.raises(InvalidRequest) as caught:
             decode(payload)
         assert caught.value.code == -32600
-        assert caught.value.http_status == HTTPStatus.BAD_REQUEST
+        assert http_status(None, caught.value) == HTTPStatus.BAD_REQUEST
 
     @pytest.mark.parametrize("version", [None, "1.0", "2", 2.0, "2.0 "])
     def test_wrong_or_missing_jsonrpc_member_is_invalid(self, version):
@@ -201,23 +202,33 @@ class TestBuilders:
 
 
 class TestErrors:
-    @pytest.mark.parametrize(("cls", "code", "status"), [
-        (errors.ParseError, -32700, 400),
-        (errors.InvalidRequest, -32600, 400),
-        (errors.MethodNotFound, -32601, 200),
-        (errors.InvalidParams, -32602, 200),
-        (errors.InternalError, -32603, 200),
-        (errors.MCPError, -32603, 200),
-        (errors.HeaderMismatch, -32020, 400),
-        (errors.MissingClientCapability, -32021, 400),
-        (errors.UnsupportedProtocolVersion, -32022, 400),
-        (errors.ResourceNotFound, -32002, 200),
+    @pytest.mark.parametrize(("cls", "code", "legacy", "modern"), [
+        (errors.ParseError, -32700, 400, 400),
+        (errors.InvalidRequest, -32600, 400, 400),
+        (errors.MethodNotFound, -32601, 200, 404),
+        (errors.InvalidParams, -32602, 200, 200),
+        (errors.MissingMeta, -32602, 400, 400),
+        (errors.InternalError, -32603, 200, 200),
+        (errors.MCPError, -32603, 200, 200),
+        (errors.HeaderMismatch, -32020, 400, 400),
+        (errors.MissingClientCapability, -32021, 400, 400),
+        (errors.UnsupportedProtocolVersion, -32022, 400, 400),
+        (errors.ResourceNotFound, -32002, 200, 200),
+        (errors.BodyTooLarge, -32600, 413, 413),
+        (errors.UnsupportedMediaType, -32600, 415, 415),
+        (errors.NotAcceptable, -32600, 406, 406),
+        (errors.ForbiddenOrigin, -32600, 403, 403),
+        (errors.ForbiddenHost, -32600, 400, 400),
+        (errors.SessionNotFound, -32600, 404, 404),
+        (errors.StreamConflict, -32600, 409, 409),
     ])
-    def test_codes_and_http_statuses(self, cls, code, status):
-        """TRANS-60, TRANS-45: each error class has its spec code and the HTTP status the transport uses."""
+    def test_codes_and_http_statuses(self, cls, code, legacy, modern):
+        """TRANS-60, TRANS-45, TRANS-30: each error class has its spec code, and the one (era, error) table gives
+        the HTTP status the transport uses in each era."""
         exc = cls()
         assert exc.code == code
-        assert exc.http_status == status
+        assert http_status(Era.LEGACY, exc) == legacy
+        assert http_status(Era.MODERN, exc) == modern
         assert exc.to_error() == {"code": code, "message": exc.message}
         assert validate_error(jsonrpc.error(1, exc))["code"] == code
 
@@ -230,12 +241,12 @@ class TestErrors:
         validate(jsonrpc.error(1, errors.UnsupportedProtocolVersion(data={"supported": ["2026-07-28"], "requested": "x"})),
                  "UnsupportedProtocolVersionError", "2026-07-28")
 
-    def test_message_data_and_status_overrides(self):
-        """TRANS-26: an error may carry data; the transport may choose another status (e.g. 413, 404)."""
-        exc = errors.InvalidRequest("Request body too large", {"limit": 10}, http_status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    def test_message_and_data_overrides(self):
+        """TRANS-26: an error may carry data and its own message; the status stays the table's."""
+        exc = errors.BodyTooLarge("Request body too large", {"limit": 10})
         assert exc.to_error() == {"code": -32600, "message": "Request body too large", "data": {"limit": 10}}
-        assert exc.http_status == 413
-        assert errors.InvalidRequest.http_status == 400  # the class default is untouched
+        assert http_status(None, exc) == 413
+        assert errors.InvalidRequest.message == "Invalid request"  # the class default is untouched
         assert str(exc) == "Request body too large"
 
     def test_default_messages_are_fixed_safe_strings(self):
@@ -253,7 +264,7 @@ class TestModernHeaders:
     def mismatch(self, method: str, params: dict | None = None, **sent: str) -> HeaderMismatch:
         with pytest.raises(HeaderMismatch) as caught:
             self.check(method, params, **sent)
-        assert caught.value.code == -32020 and caught.value.http_status == 400
+        assert caught.value.code == -32020 and http_status(Era.MODERN, caught.value) == 400
         return caught.value
 
     def test_matching_method_passes(self):
@@ -344,7 +355,7 @@ def test_sse_framing():
     from mcp_app.protocol import sse
 
     assert sse.event("s1.5", None) == b"id: s1.5\nevent: message\ndata: \n\n"
-    assert sse.event(None, {"a": 1}) == b'event: message\ndata: {"a": 1}\n\n'
+    assert sse.event(None, {"a": 1}) == b'event: message\ndata: {"a":1}\n\n'
     assert sse.retry(1000) == b"retry: 1000\n\n"
     assert sse.KEEPALIVE.startswith(b":")
 

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client as HttpClient
 from jwt import PyJWKSet
 
-from oauth_app import keys, revocation
+from oauth_app import keys, revocation, tokens
 from oauth_app.exceptions import InsufficientScope, InvalidToken
 from oauth_app.models import Client
 from oauth_app.tokens import verify_access_token
@@ -299,11 +299,46 @@ class TestRevocationTakesEffectNow:
         assert "revoked" in reason(raw)
 
     def test_revocation_check_is_one_query(self, token_pair, django_assert_num_queries):
-        """The live check costs one indexed lookup per verification (key cache already warm)."""
+        """The live check costs one indexed lookup per verification that misses the verified-token cache
+        (key cache already warm); a repeat within VERIFIED_TOKEN_CACHE_SECONDS costs none."""
         raw = token_pair()["access_token"]
         verify_access_token(raw, RESOURCE)
+        tokens.verified.clear()
         with django_assert_num_queries(1):
             verify_access_token(raw, RESOURCE)
+        with django_assert_num_queries(0):
+            verify_access_token(raw, RESOURCE)
+
+    def test_cache_entry_lives_at_most_the_bound(self, token_pair, settings, monkeypatch, django_assert_num_queries):
+        """Issue 9 §1: an entry is valid for at most min(exp, VERIFIED_TOKEN_CACHE_SECONDS)."""
+        settings.VERIFIED_TOKEN_CACHE_SECONDS = 0.5
+        raw = token_pair()["access_token"]
+        verify_access_token(raw, RESOURCE)
+        later = time.monotonic() + 0.6
+        monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
+        with django_assert_num_queries(1):
+            verify_access_token(raw, RESOURCE)
+
+    def test_cached_token_revoked_by_the_admin_disabling_its_client(self, token_pair, public_client):
+        """AUTH-13: switching a client off in the admin (a model save) drops its cached tokens at once."""
+        raw = token_pair()["access_token"]
+        verify_access_token(raw, RESOURCE)
+        public_client.is_active = False
+        public_client.save()
+        assert "revoked" in reason(raw)
+
+    def test_cached_token_revoked_by_disable_client(self, token_pair, public_client):
+        raw = token_pair()["access_token"]
+        verify_access_token(raw, RESOURCE)
+        revocation.disable_client(public_client)
+        assert "revoked" in reason(raw)
+
+    def test_key_change_drops_cached_tokens(self, token_pair):
+        """A signing-key state change (retire, rotate, prune) forgets every cached verification."""
+        raw = token_pair()["access_token"]
+        verify_access_token(raw, RESOURCE)
+        keys.clear_cache()
+        assert tokens.verified.get(tokens.token_checksum(raw), RESOURCE) is None
 
 
 def test_flood_of_unknown_kids_reads_the_database_at_most_once(django_assert_max_num_queries):

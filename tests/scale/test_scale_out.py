@@ -36,7 +36,8 @@ def cluster(tmp_path_factory):
     import redis
 
     redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
-    env = {"DATABASE_URL": POSTGRES + name, "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    env = {"DATABASE_URL": POSTGRES + name, "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+           "DJANGO_SETTINGS_MODULE": "tests.settings_e2e"}
     a = start_daphne(tmp_path_factory.mktemp("a"), env)
     b = start_daphne(tmp_path_factory.mktemp("b"), {**env, "PUBLIC_URL": a.url})
     secret = secrets.token_urlsafe(32)

@@ -1,0 +1,91 @@
+"""Issue 9 §6: the SQL each ``/token`` grant costs, counted, so an unneeded query cannot creep back in.
+
+Counts are of one warm request (scope and signing-key caches filled by an earlier one) inside the
+test's transaction, so savepoints count and BEGIN/COMMIT do not. What remains per grant:
+
+* client_credentials: the client; the access-token row and its signing-key link (in a savepoint).
+* authorization_code: the client; DOT's reads of the grant (validation, redirect URI, PKCE, scopes)
+  and its user; the new access and refresh tokens, the key link and the consumed-code record (in a
+  savepoint); the grant's deletion.
+* refresh_token: the client (twice: DOT authenticates, then loads it with the refresh token); the
+  refresh token, its access token and the user; revoking the old pair; the new pair and key link.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from oauth_app import keys, scopes
+from oauth_app.models import Client
+from tests.conftest import LOOPBACK_CALLBACK
+
+pytestmark = pytest.mark.django_db
+
+CLIENT_CREDENTIALS_QUERIES = 5
+AUTHORIZATION_CODE_QUERIES = 15
+REFRESH_TOKEN_QUERIES = 20
+
+
+@pytest.fixture
+def confidential(make_client):
+    return make_client(public=False, grant=Client.GRANT_CLIENT_CREDENTIALS, redirect_uris="")
+
+
+def client_credentials(http, client: Client, secret: str):
+    return http.post("/token", {"grant_type": "client_credentials", "client_id": client.client_id,
+                                "client_secret": secret, "scope": "mcp"})
+
+
+def test_client_credentials(client, confidential, django_assert_num_queries):
+    target, secret = confidential
+    assert client_credentials(client, target, secret).status_code == 200  # fills the scope and key caches
+    with django_assert_num_queries(CLIENT_CREDENTIALS_QUERIES):
+        assert client_credentials(client, target, secret).status_code == 200
+
+
+def test_authorization_code(client, public_client, code_for, token_pair, django_assert_num_queries):
+    token_pair()
+    code, pkce = code_for(public_client)
+    with django_assert_num_queries(AUTHORIZATION_CODE_QUERIES):
+        response = client.post("/token", {"grant_type": "authorization_code", "code": code,
+                                          "redirect_uri": LOOPBACK_CALLBACK, "client_id": public_client.client_id,
+                                          "code_verifier": pkce.verifier})
+    assert response.status_code == 200
+
+
+def test_refresh_token(client, public_client, token_pair, django_assert_num_queries):
+    pair = token_pair()
+    with django_assert_num_queries(REFRESH_TOKEN_QUERIES):
+        response = client.post("/token", {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"],
+                                          "client_id": public_client.client_id})
+    assert response.status_code == 200
+
+
+def test_scope_lookups_are_cached_and_invalidated(client, confidential, django_assert_num_queries):
+    """Scopes are read once, then served from memory until a Scope or the client's allowed scopes change."""
+    from oauth_app.models import Scope
+
+    target, secret = confidential
+    client_credentials(client, target, secret)
+    with django_assert_num_queries(0):
+        assert scopes.all_scopes()["mcp"]
+        assert scopes.allowed_scope_names(target) is None
+    Scope.objects.create(name="reports", description="Read reports")
+    assert "reports" in scopes.all_scopes()
+    target.allowed_scopes.set([Scope.objects.get(name="reports")])
+    assert scopes.allowed_scope_names(target) == {"reports"}
+    response = client_credentials(client, target, secret)  # mcp is no longer allowed for this client
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+
+
+def test_signing_key_is_loaded_once_per_rotation(client, confidential, django_assert_num_queries):
+    """The private key is read and decrypted once; a rotation makes the next token use the new key."""
+    import jwt
+
+    target, secret = confidential
+    first = client_credentials(client, target, secret).json()["access_token"]
+    with django_assert_num_queries(0):
+        keys.get_signing_key()
+    new_active, _ = keys.rotate("ES256")
+    second = client_credentials(client, target, secret).json()["access_token"]
+    assert jwt.get_unverified_header(second)["kid"] == new_active.kid != jwt.get_unverified_header(first)["kid"]
