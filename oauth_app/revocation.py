@@ -178,6 +178,8 @@ class _Listener:
     """Receives other processes' invalidations; until it has joined, verifications are not cached."""
 
     REJOIN_SECONDS = 3600.0  # channels_redis forgets group members after a day
+    RETRY_FIRST_SECONDS = 0.5
+    RETRY_MAX_SECONDS = 10.0
 
     def __init__(self) -> None:
         self.task: asyncio.Task | None = None
@@ -198,25 +200,37 @@ class _Listener:
         self.task = loop.create_task(self._run(layer), name="oauth-invalidation-listener")
 
     async def _run(self, layer) -> None:
+        """Listen until cancelled. A lost Redis connection is not the end: while this process cannot
+        hear other processes' invalidations its verifications are not cached (so a revocation
+        elsewhere still takes effect at once here), and it rejoins with a growing pause."""
         from .tokens import verified
 
+        pause = self.RETRY_FIRST_SECONDS
         try:
-            channel = await layer.new_channel("oauth-invalidations.")
             while True:
-                await layer.group_add(GROUP, channel)
-                verified.enabled = True
                 try:
-                    async with asyncio.timeout(self.REJOIN_SECONDS):
-                        while True:
-                            message = await layer.receive(channel)
-                            for kind, keys in (message.get("kinds") or {}).items():
-                                _drop(kind, list(keys))
-                except TimeoutError:
-                    continue
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Cache-invalidation listener stopped; verifications are no longer cached")
+                    channel = await layer.new_channel("oauth-invalidations.")
+                    while True:
+                        await layer.group_add(GROUP, channel)
+                        verified.enabled = True
+                        pause = self.RETRY_FIRST_SECONDS
+                        try:
+                            async with asyncio.timeout(self.REJOIN_SECONDS):
+                                while True:
+                                    message = await layer.receive(channel)
+                                    for kind, keys in (message.get("kinds") or {}).items():
+                                        _drop(kind, list(keys))
+                        except TimeoutError:
+                            continue  # the periodic re-join (asyncio.timeout's TimeoutError)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis went away or timed out: an operational event, not a bug
+                    verified.enabled = False
+                    verified.clear()
+                    log.warning("Cache-invalidation listener lost the channel layer (%s: %s); verifications are "
+                                "not cached until it rejoins (next try in %.1f s).", type(exc).__name__, exc, pause)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, self.RETRY_MAX_SECONDS)
         finally:
             verified.enabled = False
             verified.clear()

@@ -202,7 +202,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
         CONFIG_ERRORS.append(f"REDIS_URL={REDIS_URL!r} must be a redis:// or rediss:// URL.")
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # channels_redis blocks in BZPOPMIN for up to 5 s per receive; redis-py 8 also times socket reads
+    # out after 5 s by default, so an idle receive would fail with TimeoutError just as Redis answers.
+    # A longer read timeout keeps idle listeners (streams, the revocation listener) quiet and still
+    # notices a dead connection.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                  "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

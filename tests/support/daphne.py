@@ -83,7 +83,7 @@ class DaphneServer:
                 # With a Host the server accepts (behind a proxy ALLOWED_HOSTS may omit 127.0.0.1),
                 # so that the marker request itself logs nothing but its access line.
                 hosts = [h.strip() for h in self.env.get("ALLOWED_HOSTS", "").split(",") if h.strip() and h.strip() != "*"]
-                headers = {"Host": hosts[0].lstrip(".")} if hosts else {}
+                headers = {"Host": hosts[0].lstrip(".")} if hosts and "127.0.0.1" not in hosts else {}
                 httpx.get(f"{self.url}/.well-known/log-sync-{uuid.uuid4().hex}", headers=headers, timeout=10)
             except httpx.HTTPError:
                 pass  # a server that cannot answer has nothing more to log about earlier requests
