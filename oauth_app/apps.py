@@ -1,4 +1,4 @@
-"""App configuration: registers the system checks."""
+"""App configuration: registers the system checks and the revocation announcements."""
 
 from django.apps import AppConfig
 
@@ -10,3 +10,4 @@ class OAuthAppConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from . import revocation_events  # noqa: F401  (connects its post_delete receiver)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
+from cryptography.fernet import Fernet
 import psycopg
 import pytest
 
@@ -80,7 +81,9 @@ def cluster(tmp_path_factory):
     import redis
 
     redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
-    env = {"DATABASE_URL": POSTGRES + name, "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    # As in any deployment of several processes: one database, one Redis, the same secrets.
+    env = {"DATABASE_URL": POSTGRES + name, "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+           "SECRET_KEY": secrets.token_urlsafe(50), "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode()}
     a = start_daphne(tmp_path_factory.mktemp("a"), env)
     # One issuer for the whole deployment: every process has A's PUBLIC_URL, as behind a proxy.
     env["PUBLIC_URL"] = a.url

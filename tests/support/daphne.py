@@ -3,7 +3,8 @@
 The test binds and listens on a loopback socket itself and hands the descriptor to daphne
 (``--fd``): the URL is usable the moment the process is spawned, because connections wait in
 the listen backlog until daphne accepts them, so there is no readiness polling or sleeping.
-Each server gets its own data folder (SQLite database, secret key) and environment.
+Each server gets its own data folder (SQLite database, secret key) and environment; when the
+suite runs on PostgreSQL, its own PostgreSQL database instead (:mod:`tests.support.postgres`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support import postgres
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -27,6 +30,7 @@ class DaphneServer:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     sock: socket.socket | None = field(default=None, repr=False)
+    own_database: str | None = None  # created for this server (tests/support/postgres.py), dropped by stop()
 
     def manage(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run ``manage.py`` against this server's database and settings."""
@@ -56,6 +60,9 @@ class DaphneServer:
                 self.process.wait()
         if self.sock is not None:
             self.sock.close()
+        if self.own_database is not None:
+            postgres.drop_database(self.own_database)
+            self.own_database = None
 
 
 def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneServer:
@@ -77,10 +84,18 @@ def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneSe
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (extra_env or {}) else None
+    own_database = None
+    if "DATABASE_URL" not in (extra_env or {}):
+        suite_database = postgres.suite_database_url()  # make test-postgres: a fresh database of its own
+        own_database = postgres.create_database(suite_database) if suite_database else None
+        if own_database:
+            env["DATABASE_URL"] = own_database
+        else:
+            env.pop("DATABASE_URL", None)
     server = DaphneServer(url=url, data_dir=data_dir, env=env, sock=sock, log_path=tmp / "daphne.log")
     server.manage("migrate", "--noinput")
     server.manage("createsigningkey", "--activate", "--if-missing")
+    server.own_database = own_database
     log = open(server.log_path, "w")
     server.process = subprocess.Popen(
         [str(VENV_BIN / "daphne"), "--fd", str(sock.fileno()), "project.asgi:application"],
