@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import secrets
 import statistics
@@ -71,6 +72,7 @@ SCRUBBED_ENV = ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "SIGNING_KEY_ENCRY
                 "ACCESS_TOKEN_TTL", "CORS_ALLOWED_ORIGINS", "SECURE_PROXY_SSL_HEADER", "TRUSTED_PROXIES", "PUBLIC_URL")
 FDS_PER_STREAM = 1  # this process: one socket per stream; A: one accepted socket per stream
 FD_HEADROOM = 512
+PROBE_TIMEOUT_SECONDS = 10  # a notification later than this counts as an error, not a sample
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -135,8 +137,12 @@ class HeldStream:
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     waiting: dict[str, asyncio.Future] = field(default_factory=dict)
+    given_up: set[str] = field(default_factory=set)  # probe texts that timed out; arriving later is "late"
+    late: int = 0
     task: asyncio.Task | None = None
     ended: bool = False
+    opened_at: float = 0.0
+    rank: int = -1  # the order in which the streams finished opening
 
     async def open(self, host: str, port: int, bearer: str, timeout: float) -> None:
         self.reader, self.writer = await asyncio.open_connection(host, port, limit=1 << 20)
@@ -184,6 +190,8 @@ class HeldStream:
             waiter = self.waiting.pop(text, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(time.perf_counter())
+            elif text in self.given_up:
+                self.late += 1
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -202,8 +210,8 @@ class HeldStream:
 
 @dataclass
 class Cluster:
-    a: DaphneServer
-    b: DaphneServer
+    a: DaphneServer | None
+    b: DaphneServer | None
     database: str
     bearer: str
 
@@ -219,28 +227,52 @@ def start_cluster(args: argparse.Namespace, tmp: Path) -> Cluster:
     env = {"DATABASE_URL": args.postgres + database, "REDIS_URL": f"{args.redis}/{args.redis_db}",
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "DEBUG": "false", "LOG_LEVEL": "WARNING",
            "SECRET_KEY": secrets.token_urlsafe(50), "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    cluster = Cluster(None, None, database, "")
     try:
-        a = start_daphne(tmp / "a", env)
-        b = start_daphne(tmp / "b", {**env, "PUBLIC_URL": a.url})
-    except subprocess.CalledProcessError as exc:
-        drop_database(args, database)
-        raise SystemExit(f"setting up daphne failed: {' '.join(exc.cmd[1:])}\n{exc.stderr[-3000:]}") from None
-    secret = "bench-streams-" + uuid.uuid4().hex
-    a.manage("shell", "-c", (
-        "from oauth_app.models import Client;"
-        f"Client(name='bench-streams', client_id={CLIENT_ID!r}, client_type='confidential', client_secret={secret!r},"
-        "authorization_grant_type='client-credentials', token_endpoint_auth_method='client_secret_post').save()"))
-    response = httpx.post(b.url + "/token", data={"grant_type": "client_credentials", "client_id": CLIENT_ID,
-                                                  "client_secret": secret, "scope": "mcp"}, timeout=60)
-    if response.status_code != 200:
-        a.stop(), b.stop(), drop_database(args, database)
-        raise SystemExit(f"POST /token on B answered {response.status_code}:\n{b.log()[-3000:]}")
-    return Cluster(a, b, database, response.json()["access_token"])
+        cluster.a = start_daphne(tmp / "a", env)
+        cluster.b = start_daphne(tmp / "b", {**env, "PUBLIC_URL": cluster.a.url})
+        secret = "bench-streams-" + uuid.uuid4().hex
+        cluster.a.manage("shell", "-c", (
+            "from oauth_app.models import Client;"
+            f"Client(name='bench-streams', client_id={CLIENT_ID!r}, client_type='confidential', client_secret={secret!r},"
+            "authorization_grant_type='client-credentials', token_endpoint_auth_method='client_secret_post').save()"))
+        response = httpx.post(cluster.b.url + "/token", data={"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                                              "client_secret": secret, "scope": "mcp"}, timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"POST /token on B answered {response.status_code}:\n{cluster.b.log()[-3000:]}")
+        cluster.bearer = response.json()["access_token"]
+    except BaseException as exc:
+        stop_cluster(args, cluster)
+        if isinstance(exc, subprocess.CalledProcessError):
+            raise SystemExit(f"setting up daphne failed: {' '.join(exc.cmd[1:])}\n{exc.stderr[-3000:]}") from None
+        raise
+    return cluster
+
+
+def stop_cluster(args: argparse.Namespace, cluster: Cluster) -> None:
+    """Stop both servers (SIGTERM, then SIGKILL after 10 s), drop the database, flush the Redis database."""
+    for server in (cluster.a, cluster.b):
+        if server is not None:
+            server.stop()
+    drop_database(args, cluster.database)
+    redis.Redis.from_url(f"{args.redis}/{args.redis_db}").flushdb()
+
+
+def undelivered_probes(args: argparse.Namespace, cluster: Cluster) -> int:
+    """Probe notifications stored by B that A never wrote to their stream (A marks each one it writes)."""
+    with psycopg.connect(args.postgres + cluster.database) as db:
+        row = db.execute("SELECT count(*) FROM mcp_app_event WHERE NOT delivered AND payload::text LIKE %s",
+                         ("%Event from probe-%",)).fetchone()
+    return int(row[0])
 
 
 def drop_database(args: argparse.Namespace, database: str) -> None:
     with psycopg.connect(args.postgres + "postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def headers(bearer: str, session: str | None = None) -> dict[str, str]:
@@ -288,6 +320,7 @@ async def open_streams(cluster: Cluster, sessions: list[str], concurrency: int, 
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 await stream.close()
                 return
+            stream.opened_at, stream.rank = time.monotonic(), len(held)
             held.append(stream)
 
     await asyncio.gather(*(one(session) for session in sessions))
@@ -299,12 +332,15 @@ async def measure_latency(http: httpx.AsyncClient, cluster: Cluster, streams: li
     latencies: list[float] = []
     errors: list[str] = []
     counter = iter(range(samples))
+    # Streams in a seeded random order: a problem tied to a stream's age shows apart from one tied to
+    # the order of the samples.
+    order = random.Random(12).sample(range(len(streams)), len(streams))
 
     async def worker() -> None:
         for index in counter:
             if time.monotonic() > deadline:
                 return
-            stream = streams[index % len(streams)]
+            stream = streams[order[index % len(streams)]]
             caller = f"probe-{index}"
             text = f"[1/1] Event from {caller}"
             arrived = asyncio.get_running_loop().create_future()
@@ -315,17 +351,29 @@ async def measure_latency(http: httpx.AsyncClient, cluster: Cluster, streams: li
             sent = time.perf_counter()
             try:
                 response = await http.post(cluster.b.url + "/mcp", headers=headers(cluster.bearer, stream.session), json=body)
-                if response.status_code != 200:
-                    raise RuntimeError(f"tools/call answered {response.status_code}")
-                async with asyncio.timeout(30):
+                answer = response.json() if response.status_code == 200 else {}
+                if "result" not in answer or answer["result"].get("isError"):
+                    raise RuntimeError(f"tools/call on B answered {response.status_code}: {response.text[:150]}")
+                async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
                     received = await arrived
-            except (httpx.HTTPError, RuntimeError, TimeoutError) as exc:
+            except TimeoutError:
+                stream.waiting.pop(text, None)
+                stream.given_up.add(text)
+                errors.append(f"the notification of {caller} did not arrive within {PROBE_TIMEOUT_SECONDS} s although "
+                              f"tools/call succeeded (stream opened #{stream.rank}, "
+                              f"{sent - stream.opened_at:.0f} s before the call)")
+                continue
+            except (httpx.HTTPError, RuntimeError, ValueError) as exc:
                 stream.waiting.pop(text, None)
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 continue
             latencies.append((received - sent) * 1000)
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    try:
+        async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+    except TimeoutError:
+        errors.append("--max-seconds ran out during the latency samples")
     return latencies, errors
 
 
@@ -342,21 +390,25 @@ async def run(args: argparse.Namespace, cluster: Cluster, started: float) -> dic
         for stream in warm_streams:
             await stream.close()
 
+        progress(f"creating {args.streams} sessions on B")
         phase = time.monotonic()
         sessions = await create_sessions(http, cluster, args.streams, args.open_concurrency, deadline)
         sessions_seconds = time.monotonic() - phase
         rss_before = rss_kib(a_pid)
         cpu_before = cpu_seconds(a_pid)
+        progress(f"opening {len(sessions)} GET streams on A")
         phase = time.monotonic()
         streams, open_errors = await open_streams(cluster, sessions, args.open_concurrency, deadline)
         open_seconds = time.monotonic() - phase
         rss_after = rss_kib(a_pid)
         cpu_open = cpu_seconds(a_pid) - cpu_before
+        progress(f"{len(streams)} streams open; {args.samples} latency samples")
         phase = time.monotonic()
         latencies, probe_errors = await measure_latency(http, cluster, streams, args.samples, args.probe_concurrency,
                                                         deadline) if streams else ([], [])
         probe_seconds = time.monotonic() - phase
         still_open = sum(1 for stream in streams if not stream.ended)
+        undelivered = undelivered_probes(args, cluster)
         rss_end = rss_kib(a_pid)
         await asyncio.gather(*(stream.close() for stream in streams))
     held = len(streams)
@@ -373,11 +425,13 @@ async def run(args: argparse.Namespace, cluster: Cluster, started: float) -> dic
         "rss_per_stream_kib": round((rss_after - rss_before) / held, 2) if held else None,
         "a_cpu_ms_per_stream_opened": round(cpu_open * 1000 / held, 2) if held else None,
         "latency_ms": {
-            "samples": len(latencies), "errors": len(probe_errors), "error_samples": probe_errors[:5],
+            "samples": len(latencies), "errors": len(probe_errors), "error_samples": probe_errors[:100],
             "p50": round(percentile(latencies, 50), 2), "p90": round(percentile(latencies, 90), 2),
             "p99": round(percentile(latencies, 99), 2),
             "mean": round(statistics.fmean(latencies), 2) if latencies else None,
             "max": round(max(latencies), 2) if latencies else None,
+            "arrived_late": sum(stream.late for stream in streams),
+            "stored_but_never_written_by_a": undelivered,
         },
         "out_of_time": time.monotonic() > deadline,
     }
@@ -399,9 +453,12 @@ def report(result: dict, args: argparse.Namespace, setup_seconds: float) -> None
     print(f"  notification latency B -> A:        p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, "
           f"max {lat['max']} ms ({lat['samples']} samples, {lat['errors']} errors, "
           f"{args.probe_concurrency} in flight, every stream open)")
+    if lat["errors"]:
+        print(f"  of the notifications not seen in time: {lat['arrived_late']} arrived later; "
+              f"{lat['stored_but_never_written_by_a']} are stored in PostgreSQL but A never wrote them to their stream")
     if result["out_of_time"]:
         print(f"  NOTE: --max-seconds {args.max_seconds:g} ran out; the figures cover what was done by then")
-    for sample in result["open_error_samples"] + lat["error_samples"]:
+    for sample in result["open_error_samples"] + lat["error_samples"][:10]:
         print(f"  error: {sample}")
 
 
@@ -415,10 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = asyncio.run(run(args, cluster, started))
         finally:
-            cluster.a.stop()
-            cluster.b.stop()
-            drop_database(args, cluster.database)
-            redis.Redis.from_url(f"{args.redis}/{args.redis_db}").flushdb()
+            stop_cluster(args, cluster)
     report(result, args, setup_seconds)
     if not args.no_json:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
