@@ -60,6 +60,7 @@ class Cluster:
     b: DaphneServer
     env: dict[str, str]
     tmp: pytest.TempPathFactory
+    secret: str = ""  # of client_scaleout, the client most tests use
 
     def client(self, client_id: str, **fields: str) -> str:
         """Register a confidential client-credentials client; returns its secret."""
