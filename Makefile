@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test setup bench clean
+.PHONY: run test test-postgres setup bench clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ run: setup
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL (POSTGRES_URL: a server and a role that may create databases).
+# pytest-django creates and drops test_mcp_<random>: a new name per run, so parallel runs never meet.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432
+test-postgres: $(VENV)/.installed-test
+	DATABASE_URL="$(POSTGRES_URL)/mcp_$$($(PY) -c 'import uuid; print(uuid.uuid4().hex[:12])')" $(PY) -m pytest $(PYTEST_ARGS)
 
 # One line per benchmark script; BENCH_TOKENS_ARGS (BENCH_MCP_ARGS, BENCH_PROFILE_ARGS) pass options,
 # e.g. "--seconds 2 --algorithm ES256".

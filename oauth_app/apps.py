@@ -1,4 +1,5 @@
-"""App configuration: registers the system checks; the admin app config with this product's site."""
+"""App configuration: registers the system checks, the caches' invalidation and the revocation
+announcements; the admin app config with this product's site."""
 
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
@@ -15,6 +16,7 @@ class OAuthAppConfig(AppConfig):
 
         revocation._register_own_handlers()  # and its model signals, by importing it
         scopes.connect_signals()
+        from . import revocation_events  # noqa: F401  (connects its post_delete receiver)
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):

@@ -106,6 +106,16 @@ class OAuth2Validator(DOTValidator):
         # the row was never handed out, and must never become a second way in.
         return request.client.token_endpoint_auth_method != Client.AuthMethod.PRIVATE_KEY_JWT
 
+    def _load_application(self, client_id, request):
+        """DOT's lookup, except that a ``client_id`` with a NUL byte is simply unknown.
+
+        DOT catches the ``ValueError`` psycopg2 raised for NUL; psycopg 3 sends the query and
+        PostgreSQL answers ``DataError``, which would be a 500. No client id contains NUL.
+        """
+        if isinstance(client_id, str) and "\x00" in client_id:
+            return None
+        return super()._load_application(client_id, request)
+
     def _protected(self, resources: list[str], request) -> list[str]:
         protected = set(settings.PROTECTED_RESOURCES)
         canonical = [canonical_resource(resource) for resource in resources]

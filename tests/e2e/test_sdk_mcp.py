@@ -422,7 +422,8 @@ async def test_legacy_era_from_401_to_delete(daphne_server, version):
                 assert replay.status_code == 200, replay.text
                 replayed = [e for e in map(parse_sse_block, replay.content.split(b"\n\n")) if e is not None]
                 expected = [e for e in before + after if event_number(e.id)[1] > event_number(first.id)[1]]
-                assert [(e.id, e.data) for e in replayed] == [(e.id, e.data) for e in expected]
+                # Compared as JSON: PostgreSQL keeps the stored events as jsonb, which does not keep key order.
+                assert [(e.id, e.message) for e in replayed] == [(e.id, e.message) for e in expected]
                 assert {event_number(e.id)[0] for e in replayed} == {stream_id}
 
                 # Every request after initialize carried the session and the negotiated version (TRANS-22).

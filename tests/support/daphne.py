@@ -3,10 +3,11 @@
 The test binds and listens on a loopback socket itself and hands the descriptor to daphne
 (``--fd``): the URL is usable the moment the process is spawned, because connections wait in
 the listen backlog until daphne accepts them, so there is no readiness polling or sleeping.
-Each server gets its own data folder (SQLite database, secret key) and environment.
+Each server gets its own data folder (SQLite database, secret key) and environment; when the
+suite runs on PostgreSQL, its own PostgreSQL database instead (:mod:`tests.support.postgres`).
 
 A clean server log is part of every end-to-end test (issue 8 §5): :func:`pytest_runtest_call`,
-imported by the conftest of every folder whose tests start daphne, fails a test when a server
+installed by ``tests/conftest.py``, fails a test when a server
 log gained a traceback or a 5xx answer while it ran, unless the test declares it with
 ``@pytest.mark.server_log_allows(r"regex", ...)`` (each problem is checked against the
 patterns). Before reading the logs it makes one request to each server and waits for the
@@ -29,6 +30,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import postgres
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
@@ -44,6 +47,7 @@ class DaphneServer:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     sock: socket.socket | None = field(default=None, repr=False)
+    own_database: str | None = None  # created for this server (tests/support/postgres.py), dropped by stop()
 
     def manage(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run ``manage.py`` against this server's database and settings."""
@@ -98,6 +102,9 @@ class DaphneServer:
                 self.process.wait()
         if self.sock is not None:
             self.sock.close()
+        if self.own_database is not None:
+            postgres.drop_database(self.own_database)
+            self.own_database = None
 
 
 def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneServer:
@@ -119,11 +126,19 @@ def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneSe
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    env.pop("DATABASE_URL", None) if "DATABASE_URL" not in (extra_env or {}) else None
+    own_database = None
+    if "DATABASE_URL" not in (extra_env or {}):
+        suite_database = postgres.suite_database_url()  # make test-postgres: a fresh database of its own
+        own_database = postgres.create_database(suite_database) if suite_database else None
+        if own_database:
+            env["DATABASE_URL"] = own_database
+        else:
+            env.pop("DATABASE_URL", None)
     server = DaphneServer(url=url, data_dir=data_dir, env=env, sock=sock, log_path=tmp / "daphne.log")
     STARTED.append(server)
     server.manage("migrate", "--noinput")
     server.manage("createsigningkey", "--activate", "--if-missing")
+    server.own_database = own_database
     log = open(server.log_path, "w")
     server.process = subprocess.Popen(
         [str(VENV_BIN / "daphne"), "--fd", str(sock.fileno()), "project.asgi:application"],
