@@ -13,14 +13,12 @@ class ActivityConfig(AppConfig):
 
     def ready(self) -> None:
         from oauth2_provider.models import AccessToken
-        from oauth2_provider.signals import app_authorized
 
         from oauth_app.models import Client, SigningKey
 
         from . import receivers
 
         post_save.connect(receivers.client_saved, sender=Client, dispatch_uid="activity.client_saved")
-        app_authorized.connect(receivers.token_issued, dispatch_uid="activity.token_issued")
         pre_delete.connect(receivers.token_deleted, sender=AccessToken, dispatch_uid="activity.token_deleted")
         post_save.connect(receivers.key_saved, sender=SigningKey, dispatch_uid="activity.key_saved")
         post_delete.connect(receivers.key_deleted, sender=SigningKey, dispatch_uid="activity.key_deleted")

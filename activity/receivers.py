@@ -2,8 +2,8 @@
 
 * ``post_save(Client, created)``: client registered, by DCR, CIMD or the admin
   (``registration_source``).
-* ``oauth2_provider.signals.app_authorized``: DOT sends it after ``/token`` answered 200 with an
-  access token: issued (code exchange, client credentials) or refreshed.
+* :func:`token_issued`, called by the validator once ``/token`` stored an access token: issued
+  (code exchange, client credentials) or refreshed.
 * ``pre_delete(AccessToken)`` inside an :func:`activity.log.acting_as` block: revoked, with who.
   DOT revokes by deleting the row (verification checks the row, so this is what makes revocation
   immediate); the row is gone, the event stays.
@@ -29,11 +29,18 @@ def client_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -
            detail={"source": source, "name": instance.name[:120], "client_type": instance.client_type})
 
 
-def token_issued(sender, request, token, **kwargs) -> None:
-    grant_type = request.POST.get("grant_type", "")
+def token_issued(request) -> None:
+    """Called by :meth:`oauth_app.validators.OAuth2Validator.save_bearer_token` once ``/token`` has
+    stored a new access token (its transaction committed): issued (code exchange, client
+    credentials) or refreshed. Not DOT's ``app_authorized`` signal: DOT reads the new token back
+    from the database only to send it, two queries per ``/token`` that the request already has."""
+    token = getattr(request, "issued_access_token", None)
+    if token is None:
+        return
+    grant_type = request.grant_type or ""
     kind = Kind.TOKEN_REFRESHED if grant_type == "refresh_token" else Kind.TOKEN_ISSUED
-    record(kind, client_id=token.application.client_id, user_id=token.user_id,
-           detail={"grant_type": grant_type[:40], "scope": token.scope[:500], "token": token.pk})
+    record(kind, client_id=request.client.client_id, user_id=token.user_id,
+           detail={"grant_type": grant_type[:40], "scope": (token.scope or "")[:500], "token": token.pk})
 
 
 def token_deleted(sender, instance: AccessToken, **kwargs) -> None:

@@ -45,6 +45,7 @@ from oauth2_provider.models import AccessToken, Grant, RefreshToken, revoke_acce
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidGrantError, InvalidRequestError
 
+from activity import receivers as activity_receivers
 from activity.log import acting_as
 
 from . import client_auth
@@ -197,13 +198,15 @@ class OAuth2Validator(DOTValidator):
         """DOT's transaction around :meth:`_save_bearer_token`; a lost race becomes ``invalid_grant``
         once that transaction has rolled back (so nothing of the loser's is stored)."""
         try:
-            return super().save_bearer_token(token, request, *args, **kwargs)
+            saved = super().save_bearer_token(token, request, *args, **kwargs)
         except _CodeAlreadyExchanged:
             # The same code came twice at once: the second use is a replay like any other.
             self._revoke_code_products(request.code, request.client)
             raise InvalidGrantError(request=request) from None
         except _RefreshTokenAlreadyUsed:
             raise InvalidGrantError(request=request) from None
+        activity_receivers.token_issued(request)  # after DOT's transaction: only what was stored
+        return saved
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         # Already deleted inside the token transaction (see _claim); DOT's delete would find nothing.
