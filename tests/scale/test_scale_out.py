@@ -12,9 +12,11 @@ on (issue 4 §3: "stored so that any worker process can serve it"; issue 12 "Don
   delivers every event the client had not seen, in order, exactly once (TRANS-19, TRANS-20);
   SIGTERM ends open streams cleanly (the chunked body is terminated, no reset), and they resume.
 
-The machine (and CI, see ``.ci/run``) serves PostgreSQL on 127.0.0.1:5432 with trust auth and
-Redis on 127.0.0.1:6379. Processes that a test kills are its own (:func:`victim`), started on
-the same database and Redis database as A and B.
+The machine (and CI, see ``.ci/run``) serves PostgreSQL on 127.0.0.1:5432 with trust auth; each
+run gets a fresh database there. Redis is a ``redis-server`` of the run's own, on a unix socket in
+the test's temporary folder (the binary ``.ci/run`` installs): runs in parallel (CI, developers,
+several worktrees) never see each other's groups and keys, and no shared Redis database is flushed.
+Processes that a test kills are its own (:func:`victim`), started on the same database and Redis.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import asyncio
 import hashlib
 import json
 import secrets
+import shutil
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -42,7 +47,6 @@ from tests.support.oauth_browserless import headless_consent, parse_forms
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
-REDIS_DB = 8  # this worktree's Redis database (flushed by the fixture)
 LEGACY = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 CALLBACK = "http://127.0.0.1:33418/callback"
@@ -74,16 +78,37 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """Two daphne processes (A and B) on one PostgreSQL database and one Redis database."""
+def redis_url(tmp_path_factory) -> str:
+    """A Redis server for this run alone, listening on a unix socket; ready when it says so."""
+    binary = shutil.which("redis-server") or pytest.fail("redis-server is not installed (.ci/run installs it)")
+    folder = tmp_path_factory.mktemp("redis")
+    sock = folder / "redis.sock"
+    process = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no",
+                                "--dir", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(30, process.kill)  # bounds the wait below if it never gets ready
+    watchdog.start()
+    try:
+        for line in process.stdout:  # its own log line, not polling ("ready to accept connections")
+            if "ready to accept connections" in line.lower():
+                break
+        else:
+            pytest.fail(f"redis-server did not start (exit status {process.wait()})")
+    finally:
+        watchdog.cancel()
+    process.stdout.close()  # nothing more is read; redis-server logs little after start-up
+    yield f"unix://{sock}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, redis_url):
+    """Two daphne processes (A and B) on one PostgreSQL database and one Redis."""
     name = "mcp_scale_" + uuid.uuid4().hex[:12]
     with psycopg.connect(POSTGRES + "postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    import redis
-
-    redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
     # As in any deployment of several processes: one database, one Redis, the same secrets.
-    env = {"DATABASE_URL": POSTGRES + name, "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    env = {"DATABASE_URL": POSTGRES + name, "REDIS_URL": redis_url, "ALLOWED_HOSTS": "127.0.0.1,localhost",
            "SECRET_KEY": secrets.token_urlsafe(50), "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
            "DJANGO_SETTINGS_MODULE": "tests.settings_e2e"}
     a = start_daphne(tmp_path_factory.mktemp("a"), env)
