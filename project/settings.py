@@ -206,8 +206,10 @@ if REDIS_URL:
     # out after 5 s by default, so an idle receive would fail with TimeoutError just as Redis answers.
     # A longer read timeout keeps idle listeners (streams, the revocation listener) quiet and still
     # notices a dead connection.
+    # (A dead Redis is still noticed at connect time within 5 s.)
+    _REDIS_HOST = {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]}}}
+                                  "CONFIG": {"hosts": [_REDIS_HOST]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
