@@ -7,7 +7,8 @@ thread writes the buffer with one ``bulk_create`` every ``ACTIVITY_FLUSH_SECONDS
 Pages that read the log call :func:`flush` first, so what this process recorded is visible.
 
 With ``ACTIVITY_BACKGROUND = False`` (the unit tests) each event is written at once, in the
-caller's thread, which keeps tests deterministic.
+caller's thread, which keeps tests deterministic; from an event loop's thread (``/mcp`` under
+the ASGI test communicators) it waits for the next :func:`flush`, as the ORM cannot run there.
 
 Nothing secret is ever passed in: callers give the public ``client_id``, the user's primary key,
 names and numbers. Tool arguments are never recorded.
@@ -18,6 +19,7 @@ wrap around DOT's deletes; the ``post_delete`` receiver in :mod:`activity.receiv
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import contextvars
@@ -121,6 +123,14 @@ def _insert(batch: list[PendingEvent]) -> None:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class _Writer:
     def __init__(self) -> None:
         self._pending: deque[Event] = deque()
@@ -133,7 +143,8 @@ class _Writer:
     def add(self, event: PendingEvent) -> None:
         if not getattr(settings, "ACTIVITY_BACKGROUND", True):
             self._pending.append(event)
-            self.flush()
+            if not _in_event_loop():  # the ORM refuses an event loop's thread: written at the next flush()
+                self.flush()
             return
         if len(self._pending) >= MAX_PENDING:
             self.dropped += 1

@@ -8,13 +8,13 @@ Run on demand (never by the test suite)::
 
 Two daphne processes from ``bench/bench_mcp.py``'s harness, same machine, same SQLite setup:
 
-* **plain**: ``bench.settings_activity_plain``, a trivial async ``echo`` tool that reads its
-  ``ToolContext`` principal;
-* **logged**: ``bench.settings_activity``, the same ``echo`` that also calls
-  :func:`activity.log.record_tool_call` (what the MCP dispatcher calls once per tool call), so the
-  background writer batches one row per call into the database of that server.
+* **plain**: ``bench.settings_activity_plain``, ``/mcp`` with the activity log switched off
+  (``MCP_APP["ACTIVITY_LOG"] = False``, a switch only this benchmark uses);
+* **logged**: ``bench.settings_activity``, the same code as in production: the dispatcher's
+  ``tool_finished`` hook calls :func:`activity.log.record_tool_call` once per ``tools/call``, and
+  the background writer batches one row per call into the database of that server.
 
-They are measured in alternating rounds (plain, logged, plain, logged, ...) with the modern-era
+Both call ``bench.benchapp``'s ``echo``. They are measured in alternating rounds (plain, logged, plain, logged, ...) with the modern-era
 (2026-07-28, stateless) ``tools/call`` load of ``bench_mcp.py``, so drift on a shared machine hits
 both. The summary is the ratio logged / plain of the summed requests per second and of the server
 CPU per request; the goal is at most 5 % lost. On a shared machine the rps ratio drifts with
