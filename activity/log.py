@@ -119,8 +119,11 @@ def _insert(batch: list[PendingEvent]) -> None:
          e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
         for e in batch
     ]
+    # One multi-row INSERT rather than executemany: SQLite's driver gives up the GIL around every
+    # row's step, and under load each such hand-over stalls the event loop serving /mcp.
+    values = ", ".join([f"({placeholders})"] * len(rows))
     with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", [v for row in rows for v in row])
 
 
 def _in_event_loop() -> bool:
@@ -170,8 +173,15 @@ class _Writer:
             except Exception:  # the writer must survive a database outage; events stay queued
                 log.exception("Could not write the activity log; will retry.")
             finally:
-                # This thread's own connection: give it back (pooled on PostgreSQL).
-                connections.close_all()
+                # This thread's own connection: give it back (pooled on PostgreSQL). A SQLite
+                # connection is kept: opening one (Django registers its SQL functions, SQLite reads
+                # the schema) cost more than the batch it wrote, several times a second under load.
+                for connection in connections.all(initialized_only=True):
+                    if connection.vendor != "sqlite":
+                        connection.close()
+                    else:
+                        connection.close_at = None  # no maximum age (CONN_MAX_AGE is for requests)
+                        connection.close_if_unusable_or_obsolete()
 
     def flush(self) -> int:
         """Write every waiting event now, in the calling thread; returns how many were written."""
