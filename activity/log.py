@@ -7,7 +7,8 @@ thread writes the buffer with one ``bulk_create`` every ``ACTIVITY_FLUSH_SECONDS
 Pages that read the log call :func:`flush` first, so what this process recorded is visible.
 
 With ``ACTIVITY_BACKGROUND = False`` (the unit tests) each event is written at once, in the
-caller's thread, which keeps tests deterministic.
+caller's thread, which keeps tests deterministic; from an event loop's thread (``/mcp`` under
+the ASGI test communicators) it waits for the next :func:`flush`, as the ORM cannot run there.
 
 Nothing secret is ever passed in: callers give the public ``client_id``, the user's primary key,
 names and numbers. Tool arguments are never recorded.
@@ -18,6 +19,7 @@ wrap around DOT's deletes; the ``post_delete`` receiver in :mod:`activity.receiv
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import contextvars
@@ -117,8 +119,19 @@ def _insert(batch: list[PendingEvent]) -> None:
          e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
         for e in batch
     ]
+    # One multi-row INSERT rather than executemany: SQLite's driver gives up the GIL around every
+    # row's step, and under load each such hand-over stalls the event loop serving /mcp.
+    values = ", ".join([f"({placeholders})"] * len(rows))
     with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", [v for row in rows for v in row])
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class _Writer:
@@ -133,7 +146,8 @@ class _Writer:
     def add(self, event: PendingEvent) -> None:
         if not getattr(settings, "ACTIVITY_BACKGROUND", True):
             self._pending.append(event)
-            self.flush()
+            if not _in_event_loop():  # the ORM refuses an event loop's thread: written at the next flush()
+                self.flush()
             return
         if len(self._pending) >= MAX_PENDING:
             self.dropped += 1
@@ -159,8 +173,15 @@ class _Writer:
             except Exception:  # the writer must survive a database outage; events stay queued
                 log.exception("Could not write the activity log; will retry.")
             finally:
-                # This thread's own connection: give it back (pooled on PostgreSQL).
-                connections.close_all()
+                # This thread's own connection: give it back (pooled on PostgreSQL). A SQLite
+                # connection is kept: opening one (Django registers its SQL functions, SQLite reads
+                # the schema) cost more than the batch it wrote, several times a second under load.
+                for connection in connections.all(initialized_only=True):
+                    if connection.vendor != "sqlite":
+                        connection.close()
+                    else:
+                        connection.close_at = None  # no maximum age (CONN_MAX_AGE is for requests)
+                        connection.close_if_unusable_or_obsolete()
 
     def flush(self) -> int:
         """Write every waiting event now, in the calling thread; returns how many were written."""

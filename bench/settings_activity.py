@@ -1,10 +1,11 @@
-"""Settings for ``bench/bench_activity.py``: ``bench.settings_bench`` with an ``echo`` that records activity.
+"""Settings for ``bench/bench_activity.py``'s logged server: ``bench.settings_bench`` as is (``/mcp``
+records every session and tool call in the activity log, as in production).
 
-``bench.settings_activity_plain`` is the same without recording; everything else is identical.
+``bench.settings_activity_plain`` is the same code with the recording switched off
+(``MCP_APP["ACTIVITY_LOG"] = False``, a switch only this benchmark uses); everything else is identical.
 """
 
 from bench.settings_bench import *  # noqa: F401,F403
-from bench.settings_bench import INSTALLED_APPS
+from bench.settings_bench import MCP_APP
 
-INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "bench.benchapp"] + ["bench.activitybench", "bench.benchapp"]
-BENCH_ACTIVITY_RECORD = True
+MCP_APP = {**MCP_APP, "ACTIVITY_LOG": True}

@@ -1,5 +1,6 @@
-"""Settings for ``bench/bench_activity.py``'s plain server: the same ``echo`` tool, not recording."""
+"""Settings for ``bench/bench_activity.py``'s plain server: the same code, ``/mcp`` not recording activity."""
 
 from bench.settings_activity import *  # noqa: F401,F403
+from bench.settings_activity import MCP_APP
 
-BENCH_ACTIVITY_RECORD = False
+MCP_APP = {**MCP_APP, "ACTIVITY_LOG": False}

@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # How long a legacy session read from the database is trusted in this process (DELETE and
     # log-level changes drop it everywhere at once, over the channel layer).
     "SESSION_CACHE_SECONDS": 1.0,
+    # Record sessions and tool calls in the activity log (activity.log). Only the benchmark turns it
+    # off (bench/bench_activity.py measures the log's cost against the same code without it).
+    "ACTIVITY_LOG": True,
 }
 
 

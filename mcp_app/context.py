@@ -38,6 +38,8 @@ class ToolContext:
     send_notification: Notifier | None = None
     send_session_notification: Notifier | None = None
     set_log_level: Callable[[str], Awaitable[None]] | None = None
+    session_id: str = ""
+    """The legacy era's ``Mcp-Session-Id`` (empty in 2026-07-28); for the activity log, which stores a hash."""
     _cancelled: asyncio.Event | None = field(default=None, repr=False)
 
     def with_meta(self, meta: Any) -> ToolContext:

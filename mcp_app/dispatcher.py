@@ -110,8 +110,15 @@ class Dispatcher:
             tool = self.registry.tools.get(params.name)
             if tool is None:
                 raise InvalidParams(f"Unknown tool: {params.name}")
-            self.require(tool.scopes, context)
-            self._require_client_capabilities(tool.client_capabilities, context)
+            try:
+                self.require(tool.scopes, context)
+                self._require_client_capabilities(tool.client_capabilities, context)
+            except InsufficientScope:
+                tools.tool_denied(tool.name, context)
+                raise
+            except MissingClientCapability as exc:
+                tools.tool_denied(tool.name, context, exc.code)
+                raise
             prepared.target = tool
         elif method == "prompts/get":
             prompt = self.registry.prompts.get(params.name)

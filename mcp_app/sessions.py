@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from oauth_app.revocation import invalidate, on_invalidate
@@ -29,6 +29,7 @@ from oauth_app.revocation import invalidate, on_invalidate
 from .conf import mcp_settings
 from .db import database_sync_to_async, run_sync
 from .models import Event, Session
+from .protocol.errors import SessionNotFound
 
 INVALIDATION_KIND = "mcp-sessions"
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -140,12 +141,17 @@ def set_log_level(session: SessionInfo, level: str) -> None:
 
 @database_sync_to_async
 def append_event(session: SessionInfo, stream: str, payload: dict[str, Any], delivered: bool = False) -> str:
-    """Store a stream event; an empty ``payload`` is a priming event (an id without data)."""
-    event = Event.objects.create(session_id=session.pk, stream=stream, payload=payload, delivered=delivered)
-    if event.pk % 500 == 0:  # cheap, occasional retention sweep of old events and idle sessions
-        now = timezone.now()
-        Event.objects.filter(created__lt=now - timedelta(seconds=mcp_settings.EVENT_RETENTION_SECONDS)).delete()
-        Session.objects.filter(last_seen__lt=now - timedelta(seconds=mcp_settings.SESSION_IDLE_SECONDS)).delete()
+    """Store a stream event; an empty ``payload`` is a priming event (an id without data).
+
+    Raises :class:`SessionNotFound` when the session was deleted meanwhile (a DELETE, or
+    ``clearmcpsessions``, between resolving it and writing here): the same 404 as an unknown session.
+    Retention is ``clearmcpsessions``'s job, never a request's.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: the failed insert must not break an outer transaction
+            event = Event.objects.create(session_id=session.pk, stream=stream, payload=payload, delivered=delivered)
+    except IntegrityError:
+        raise SessionNotFound() from None
     return event.event_id
 
 

@@ -1,5 +1,5 @@
-"""App configuration: registers the system checks, the caches' invalidation and the revocation
-announcements; the admin app config with this product's site."""
+"""App configuration: registers the system checks and the caches' invalidation (which also ends
+revoked tokens' open streams, see :mod:`oauth_app.revocation`); the admin app config with this product's site."""
 
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
@@ -16,7 +16,6 @@ class OAuthAppConfig(AppConfig):
 
         revocation._register_own_handlers()  # and its model signals, by importing it
         scopes.connect_signals()
-        from . import revocation_events  # noqa: F401  (connects its post_delete receiver)
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):

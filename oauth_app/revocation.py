@@ -13,7 +13,9 @@ and a client switched off are caught by model signals; a signing-key change by
 transaction commits, one message on the channel layer's :data:`GROUP` tells every other process to
 drop them too. Each ASGI process listens on that group from its first verification on
 (:func:`ensure_listening`). The same broadcast carries other apps' invalidations
-(:func:`on_invalidate`), e.g. ``mcp_app``'s session cache.
+(:func:`on_invalidate`), e.g. ``mcp_app``'s session cache, and ``mcp_app``'s open SSE streams
+watch :data:`TOKENS` to end a stream whose bearer was revoked (issue 12 §4): one mechanism for
+"this token stopped working", in every process.
 
 With the in-memory channel layer there is one process, so there is nothing to broadcast.
 """
@@ -97,18 +99,27 @@ def disable_client(client: Client) -> int:
 
 # --- Invalidation: this process at once, the others over the channel layer -------------------------
 
-_handlers: dict[str, Callable[[list[str]], None]] = {}
+_handlers: dict[str, list[Callable[[list[str]], None]]] = {}
 
 
 def on_invalidate(kind: str, handler: Callable[[list[str]], None]) -> None:
-    """Register what drops cached ``kind`` entries (by key) in a process; runs here and in every other process."""
-    _handlers[kind] = handler
+    """Register what drops cached ``kind`` entries (by key) in a process; runs here and in every other process.
+
+    Several handlers may watch one kind (e.g. :data:`TOKENS`: the verified-token cache, and
+    ``mcp_app``'s open streams, which end when their token is revoked). A handler may run on any
+    thread (the revoking request's, or the listener's event loop) and must not block.
+    """
+    handlers = _handlers.setdefault(kind, [])
+    if handler not in handlers:
+        handlers.append(handler)
 
 
 def _drop(kind: str, keys: list[str]) -> None:
-    handler = _handlers.get(kind)
-    if handler is not None:
-        handler(keys)
+    for handler in _handlers.get(kind, ()):
+        try:
+            handler(keys)
+        except Exception:  # one app's handler must not keep the others from running
+            log.exception("Cache-invalidation handler for %s failed", kind)
 
 
 def _register_own_handlers() -> None:
@@ -209,7 +220,10 @@ class _Listener:
         try:
             while True:
                 try:
-                    channel = await layer.new_channel("oauth-invalidations.")
+                    # The default "specific" prefix, like every stream's channel: channels_redis reads all of a
+                    # process's channels through one lock and one queue per prefix, and the lock holder
+                    # blocks on its own prefix's queue only, so a second prefix starves every other receiver.
+                    channel = await layer.new_channel()
                     while True:
                         await layer.group_add(GROUP, channel)
                         verified.enabled = True

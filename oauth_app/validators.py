@@ -253,12 +253,10 @@ class OAuth2Validator(DOTValidator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         if request.grant_type == "authorization_code":
             refresh_token = getattr(request, "issued_refresh_token", None)
-            consumed = ConsumedCode.objects.create(
+            # Pruned by ``manage.py clearconsumedcodes`` (a timer), never inside a request.
+            ConsumedCode.objects.create(
                 code_checksum=ConsumedCode.checksum(request.code),
                 application=request.client,
                 access_token=getattr(request, "issued_access_token", None),
                 token_family=refresh_token.token_family if refresh_token else None,
             )
-            if consumed.pk % 500 == 0:
-                # Replays come within minutes (codes live 60 s); a day of history is plenty.
-                ConsumedCode.objects.filter(consumed_at__lt=timezone.now() - timedelta(days=1)).delete()

@@ -37,8 +37,13 @@ def _public_url(settings):
 
 @pytest.fixture(autouse=True)
 def _activity_inline(settings):
-    """Unit tests write activity at once, in the test's thread and transaction (no writer thread)."""
+    """Unit tests write activity at once, in the test's thread and transaction (no writer thread);
+    what async code recorded and no page flushed is dropped after the test."""
     settings.ACTIVITY_BACKGROUND = False
+    yield
+    from activity.log import _writer
+
+    _writer._pending.clear()
 
 
 @pytest.fixture(autouse=True)

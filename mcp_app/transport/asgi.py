@@ -46,6 +46,13 @@ class MCPEndpoint:
             if request.gone:  # a stream's Inbox cancelled us because the client went away: nothing left to say
                 asyncio.current_task().uncancel()
                 return
+            # Shutdown (daphne cancels every application on SIGTERM): a stream ends with a terminated
+            # body, not a truncated one; its events are stored, so the client resumes elsewhere.
+            if response.started and not response.finished:
+                try:
+                    await response.end()
+                except Exception:  # the connection may be gone already
+                    pass
             raise
         except ConnectionAbortedError:
             return  # disconnected while sending the body

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from activity.log import record_session, user_id_of
 from channels.layers import get_channel_layer
 
 from .. import sessions
+from ..conf import mcp_settings
 from ..context import ToolContext
 from ..dispatcher import dispatcher
 from ..protocol import headers as h
@@ -73,7 +75,8 @@ def _context(request: Request, session: sessions.SessionInfo, version: str, mess
         await streams.publish(session, session.standalone_stream, {"jsonrpc": "2.0", "method": method, "params": params})
 
     context = ToolContext(principal=request.principal, version=version, era=Era.LEGACY, log_level=session.log_level,
-                          set_log_level=set_level, send_session_notification=to_session)
+                          set_log_level=set_level, send_session_notification=to_session,
+                          session_id=request.header(h.SESSION_ID) or "")
     return context.with_meta(message.params.get("_meta"))
 
 
@@ -86,7 +89,17 @@ async def _initialize(request: Request, response: Response, message: Message) ->
         await response.reply(reply)
         return
     session_id, _ = await sessions.create_session(request.principal, version, message.params.get("clientInfo") or {})
+    _record_session(request, session_id, opened=True, protocol_version=version)
     await response.reply(reply, [(b"mcp-session-id", session_id.encode())])
+
+
+def _record_session(request: Request, session_id: str, *, opened: bool, protocol_version: str = "") -> None:
+    """The activity log's session opened / closed (an in-memory append; the id is stored hashed)."""
+    if not mcp_settings.ACTIVITY_LOG:
+        return
+    principal = request.principal
+    record_session(opened=opened, client_id=principal.client_id, session_id=session_id,
+                   user_id=user_id_of(principal.subject, principal.client_id), protocol_version=protocol_version)
 
 
 async def _session(request: Request) -> sessions.SessionInfo:
@@ -126,4 +139,5 @@ async def delete(request: Request, response: Response) -> None:
     session = await _session(request)
     await get_channel_layer().group_send(streams.session_group(session), {"type": "mcp.end"})
     await sessions.end_session(session)
+    _record_session(request, request.header(h.SESSION_ID), opened=False)
     await response.empty(204)

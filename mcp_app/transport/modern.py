@@ -73,7 +73,8 @@ def check_version_header(body_version: Any, header_version: str | None) -> None:
 
 
 async def listen(request: Request, response: Response, message: Message, context: ToolContext) -> None:
-    """``subscriptions/listen``: acknowledged filters first, then list-changed notifications until the token expires."""
+    """``subscriptions/listen``: acknowledged filters first, then list-changed notifications until the token
+    expires or is revoked."""
     dispatcher.parse(message, context)  # the params must be valid for the version
     filters = acknowledged_filter(message.params.get("notifications") or {})
     inbox = streams.Inbox(request)
@@ -84,6 +85,8 @@ async def listen(request: Request, response: Response, message: Message, context
         await streams.send_event(response, None, jsonrpc.notification("notifications/subscriptions/acknowledged",
                                                                       {"_meta": meta, "notifications": filters}))
         while (event := await inbox.next_event(response, request.principal)) is not None:
+            if event.get("type") == "mcp.end":  # the bearer was revoked, or the layer was lost
+                break
             if event.get("type") == "mcp.list_changed" and wants(filters, event["kind"]):
                 await streams.send_event(response, None, jsonrpc.notification(
                     f"notifications/{event['kind']}/list_changed", {"_meta": meta}))

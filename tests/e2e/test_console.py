@@ -157,6 +157,13 @@ def test_operator_adds_claude_person_connects_then_revokes(browser, console_serv
     for step in ("Registered (admin)", "Consent allowed: mcp", "Token issued (authorization_code): mcp"):
         assert timeline.get_by_text(step).count() == 1, timeline.inner_text()
     assert "never" not in admin.locator(".console-stats div").first.inner_text()  # last token
+    # /mcp feeds the log (issue 10 §3): the tool call and its outcome, and the summary's last uses.
+    assert timeline.get_by_text(re.compile(r"^Tool whoami: ok")).count() == 1, timeline.inner_text()
+    stats = admin.locator(".console-stats div")
+    for label in ("Last tool call", "Last /mcp request"):
+        stat = stats.filter(has_text=label).inner_text()
+        assert "never" not in stat, stat
+    assert "whoami" in stats.filter(has_text="Last tool call").inner_text()
     assert "Copy" in admin.locator("#client-id + button").inner_text()
     shoot(admin, "client-page", full_page=True)
     admin.goto(server.url + "/admin/activity/event/")

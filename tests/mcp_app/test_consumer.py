@@ -1006,6 +1006,80 @@ class TestLegacyStreams:
         assert validate_result(replayed[-1], "CallToolResult", LATEST)["content"][0]["text"] == "through the gate"
 
 
+    async def test_revoking_the_bearer_ends_its_open_streams(self, tokens, layer):
+        """Issue 12 §4, AUTH-14: revoking a token (here through oauth_app.revocation, as the admin and the tools do)
+        ends every stream it opened at once, each with a terminated body: the GET stream, a legacy POST SSE stream
+        (its tool call stops, no response is sent) and a 2026-07-28 ``subscriptions/listen``. Another token's stream
+        stays open."""
+        from channels.db import database_sync_to_async
+        from oauth2_provider.models import AccessToken
+        from oauth_app.revocation import revoke_access_tokens
+        from oauth_app.tokens import token_checksum
+
+        client, other = MCP(tokens.alice), MCP(tokens.bob)
+        session_id, other_session = await client.initialize(), await other.initialize()
+        get = await client.get_stream(session_id).open()
+        await get.event()
+        call = await client.legacy_stream("tools/call", progress_call(3, interval=30), session_id=session_id).open()
+        await call.message()  # the first progress notification: the call runs
+        listen = await client.modern_stream("subscriptions/listen", {"notifications": {"toolsListChanged": True}}).open()
+        await listen.message()  # acknowledged
+        bystander = await other.get_stream(other_session).open()
+        await bystander.event()
+
+        revoked = await database_sync_to_async(revoke_access_tokens)(
+            AccessToken.objects.filter(token_checksum=token_checksum(tokens.alice)))
+        assert revoked == 1
+        assert [b for b in await get.rest() if b["data"] is not None] == []
+        assert [json.loads(b["data"]) for b in await call.rest() if b["data"]] == []  # no response after revocation
+        assert [json.loads(b["data"])["result"]["resultType"] for b in await listen.rest() if b["data"]] == ["complete"]
+        for stream in (get, call, listen):
+            await stream.finished()
+        assert (await client.legacy("ping", session_id=session_id)).status == 401
+        await bystander.disconnect()
+        assert memberships(layer) == {}
+
+    async def test_resuming_the_get_stream_takes_it_over(self, tokens, layer):
+        """Issue 12 §5: a GET with the standalone stream's Last-Event-ID replaces the open GET stream (its client is gone,
+        or the process holding it died) instead of being refused; the old one ends cleanly. Without Last-Event-ID a
+        second GET is still 409 (TRANS-17)."""
+        client = MCP(tokens.alice)
+        session_id = await client.initialize()
+        old = await client.get_stream(session_id).open()
+        priming = await old.event()
+        refused = await client.get_stream(session_id).open()
+        assert refused.status == 409
+        await refused.drain()
+        resumed = await client.get_stream(session_id, last_event_id=priming["id"]).open()
+        assert resumed.status == 200
+        assert [b for b in await old.rest() if b["data"] is not None] == []
+        await old.finished()
+        sent = await client.legacy("tools/call", {"name": "start-notification-stream",
+                                                  "arguments": {"count": 1, "interval": 0, "target": "session"}},
+                                   session_id=session_id)
+        assert sent.status == 200
+        _, message = await resumed.message()
+        assert message["params"]["data"] == "[1/1] Event from client"
+        await resumed.disconnect()
+        again = await client.get_stream(session_id).open()  # the lock went with the stream that held it
+        assert again.status == 200
+        await again.disconnect()
+
+    async def test_get_on_a_session_deleted_meanwhile_is_404(self, tokens):
+        """Bug D (issue 8 §5): a GET whose session row disappears between resolving it and writing its priming event
+        (another request's DELETE, clearmcpsessions) is the era's 404 "Session not found", never a 500."""
+        from channels.db import database_sync_to_async
+        from mcp_app.models import Session
+
+        client = MCP(tokens.alice)
+        session_id = await client.initialize()
+        assert (await client.legacy("ping", session_id=session_id)).status == 200  # resolved: cached for a second
+        await database_sync_to_async(lambda: Session.objects.all().delete())()  # behind the cache's back
+        stream = await client.get_stream(session_id).open()
+        assert stream.status == 404
+        assert validate_error(await stream.drain())["message"] == "Session not found"
+
+
 # --- modern era (2026-07-28) ------------------------------------------------------------------------------------
 
 

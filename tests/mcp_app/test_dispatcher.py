@@ -34,6 +34,12 @@ SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 SECRET = "hunter2-database-password"
 
 
+@pytest.fixture(autouse=True)
+def _no_activity_log(settings):
+    """These tests run without a database; what /mcp records is tested in test_activity_wiring.py."""
+    settings.MCP_APP = {**getattr(settings, "MCP_APP", {}), "ACTIVITY_LOG": False}
+
+
 @dataclass(frozen=True)
 class FakePrincipal:
     """What the dispatcher needs of an ``oauth_app.tokens.Principal``."""

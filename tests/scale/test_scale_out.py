@@ -266,8 +266,6 @@ def assert_rejected(server: DaphneServer, bearer: str, session: str) -> None:
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
-NO_CLOSE_ON_REVOCATION = ("mcp_app: a live GET stream is not told about revocation; it stays open until its token "
-                          "expires (see /work/notes/bugs-for-others.md, issue 12 §4)")
 
 
 # --- Sessions and notifications across processes ----------------------------------------------------
@@ -330,7 +328,6 @@ async def test_get_stream_on_b_receives_notification_sent_from_a(cluster):
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=NO_CLOSE_ON_REVOCATION)
 async def test_revoke_endpoint_on_b_closes_the_stream_on_a(cluster):
     """RFC 7009 ``/revoke`` on B: the GET stream the token holds on A ends within 1 s; the token gets 401."""
     bearer = token(cluster.a, cluster.secret)
@@ -348,7 +345,6 @@ async def test_revoke_endpoint_on_b_closes_the_stream_on_a(cluster):
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=NO_CLOSE_ON_REVOCATION)
 async def test_admin_revoke_all_on_b_closes_the_stream_on_a(cluster):
     """The admin's "Revoke all tokens of the selected clients" (oauth_app.revocation) on B closes A's stream."""
     secret = cluster.client("client_admin_revoked")
@@ -382,7 +378,6 @@ def _selected_pk(html: str, client_id: str) -> str:
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=NO_CLOSE_ON_REVOCATION)
 async def test_admin_tool_on_b_closes_the_stream_on_a(cluster):
     """The ``revoke_client_tokens`` MCP tool, called on B by an admin client, closes A's stream."""
     secret = cluster.client("client_tool_revoked")
@@ -406,7 +401,6 @@ async def test_admin_tool_on_b_closes_the_stream_on_a(cluster):
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=NO_CLOSE_ON_REVOCATION)
 async def test_refresh_token_reuse_on_b_closes_the_stream_on_a(cluster):
     """A replayed refresh token (RFC 9700 §4.14.2) revokes its family: the stream of the current token ends."""
     pkce = Pkce.new()
@@ -462,13 +456,8 @@ async def _resume_and_collect(http: httpx.AsyncClient, server: DaphneServer, bea
     return resumed
 
 
-RESUME_AFTER_DEATH = ("mcp_app: the GET-stream lock (cache key mcp-get-<session>, 1 h) of a process that died is "
-                      "never released, so resuming the session's GET stream on another process is refused with 409 "
-                      "(see /work/notes/bugs-for-others.md)")
-
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=RESUME_AFTER_DEATH)
 async def test_killed_process_loses_nothing_on_resume_elsewhere(cluster, victim):
     """SIGKILL the process holding the GET stream mid-stream; resuming on B with Last-Event-ID gets the rest.
 
@@ -498,13 +487,8 @@ async def test_killed_process_loses_nothing_on_resume_elsewhere(cluster, victim)
     assert len(seen) + len(resumed) == count
 
 
-GRACEFUL_SHUTDOWN = ("mcp_app: on SIGTERM daphne cancels the consumer, which does not finish its streaming response, "
-                     "so the client sees an incomplete chunked body instead of the end of the stream "
-                     "(see /work/notes/bugs-for-others.md)")
-
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=GRACEFUL_SHUTDOWN)
 async def test_sigterm_ends_streams_cleanly(cluster, victim):
     """Graceful shutdown (issue 12 §5): SIGTERM terminates the open GET stream's body properly."""
     bearer = token(cluster.a, cluster.secret)
