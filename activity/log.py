@@ -173,15 +173,22 @@ class _Writer:
             except Exception:  # the writer must survive a database outage; events stay queued
                 log.exception("Could not write the activity log; will retry.")
             finally:
-                # This thread's own connection: give it back (pooled on PostgreSQL). A SQLite
-                # connection is kept: opening one (Django registers its SQL functions, SQLite reads
-                # the schema) cost more than the batch it wrote, several times a second under load.
-                for connection in connections.all(initialized_only=True):
-                    if connection.vendor != "sqlite":
-                        connection.close()
-                    else:
-                        connection.close_at = None  # no maximum age (CONN_MAX_AGE is for requests)
-                        connection.close_if_unusable_or_obsolete()
+                self._release_connections()
+
+    @staticmethod
+    def _release_connections() -> None:
+        """Give this thread's connection back (pooled on PostgreSQL). A SQLite connection is kept:
+        opening one (Django registers its SQL functions, SQLite reads the schema) cost more than the
+        batch it wrote, several times a second under load. Never raises: the thread must live on."""
+        for connection in connections.all(initialized_only=True):
+            try:
+                if connection.vendor != "sqlite":
+                    connection.close()
+                elif connection.connection is not None:
+                    connection.close_at = None  # no maximum age (CONN_MAX_AGE is for requests)
+                    connection.close_if_unusable_or_obsolete()
+            except Exception:
+                log.warning("Could not release the activity writer's database connection", exc_info=True)
 
     def flush(self) -> int:
         """Write every waiting event now, in the calling thread; returns how many were written."""

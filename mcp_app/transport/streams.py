@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.core.cache.backends.base import BaseCache
 from django.utils import timezone
 from oauth_app.revocation import TOKENS, on_invalidate
 from oauth_app.tokens import token_checksum
@@ -70,10 +71,10 @@ on_invalidate(TOKENS, _end_revoked)
 
 # --- The GET stream's lock ----------------------------------------------------------------------------
 
-_lock_cache = None
+_lock_cache: BaseCache | None = None
 
 
-def lock_cache():
+def lock_cache() -> BaseCache:
     """One cache client for the whole process (created on first use)."""
     global _lock_cache
     if _lock_cache is None:

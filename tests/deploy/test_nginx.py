@@ -70,6 +70,8 @@ def cluster(tmp_path_factory):
     env = production_environment(
         PUBLIC_URL=url, ALLOWED_HOSTS="localhost", DATABASE_URL=POSTGRES + name,
         REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}", REGISTER_RATE_LIMIT=f"{RATE_LIMIT}/m",
+        # The production settings plus the demo streaming tool the GET-stream test calls (tests only).
+        DJANGO_SETTINGS_MODULE="tests.settings_e2e",
     )
     del env["DATA_DIR"]  # each process gets its own scratch folder; all state is in PostgreSQL and Redis
     previous_cert_file = os.environ.get("SSL_CERT_FILE")
