@@ -126,7 +126,17 @@ async def resolve_session(session_id: str, principal) -> SessionInfo | None:
 @database_sync_to_async
 def end_session(session: SessionInfo) -> None:
     id_hash = Session.objects.filter(pk=session.pk).values_list("id_hash", flat=True).first()
-    Session.objects.filter(pk=session.pk).delete()
+    # The ORM deletes the session's events first, then the session. A stream may append an event
+    # in between (PostgreSQL checks the deferred foreign key at COMMIT and refuses the delete):
+    # collect again and retry. append_event answers SessionNotFound once the session is gone.
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                Session.objects.filter(pk=session.pk).delete()
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     if id_hash:
         invalidate(INVALIDATION_KIND, [id_hash])
 
