@@ -226,7 +226,9 @@ def start_cluster(args: argparse.Namespace, tmp: Path) -> Cluster:
     # Like any deployment of several processes: one database, one Redis, and the same secrets.
     env = {"DATABASE_URL": args.postgres + database, "REDIS_URL": f"{args.redis}/{args.redis_db}",
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "DEBUG": "false", "LOG_LEVEL": "WARNING",
-           "SECRET_KEY": secrets.token_urlsafe(50), "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+           "SECRET_KEY": secrets.token_urlsafe(50), "SIGNING_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+           # The product settings plus the demo tool start-notification-stream (it lives in the tests).
+           "DJANGO_SETTINGS_MODULE": "tests.settings_e2e"}
     cluster = Cluster(None, None, database, "")
     try:
         cluster.a = start_daphne(tmp / "a", env)
