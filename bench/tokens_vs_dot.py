@@ -119,13 +119,13 @@ def form_request(port: int, fields: dict[str, str]) -> bytes:
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-def start(tmp: Path, name: str, settings: str) -> Server:
+def start(tmp: Path, name: str, settings: str, application: str) -> Server:
     env = {"DJANGO_SETTINGS_MODULE": settings, "DEBUG": "false", "LOG_LEVEL": "WARNING",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
                                                        os.environ.get("PYTHONPATH")]))}
     for variable in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "SIGNING_KEY_ENCRYPTION_KEY", "SECRET_KEY"):
         os.environ.pop(variable, None)
-    daphne = start_daphne(tmp / name, env)
+    daphne = start_daphne(tmp / name, env, application=application)
     clients = json.loads(daphne.manage("shell", "-c", SETUP.format(secret=SECRET, callback=CALLBACK))
                          .stdout.strip().splitlines()[-1])
     return Server(name, daphne, clients)
@@ -215,7 +215,8 @@ second of CPU, so more connections only queue them (and nothing would finish ins
 
 async def compare(tmp: Path, seconds: float, warmup: float, rounds: int, connections: int,
                   grants: tuple[str, ...] = GRANTS) -> dict:
-    servers = [start(tmp, "ours", "bench.settings_bench"), start(tmp, "dot", "bench.settings_dot_peer")]
+    servers = [start(tmp, "ours", "bench.settings_bench", "project.asgi:application"),
+               start(tmp, "dot", "bench.settings_dot_peer", "bench.dot_peer_asgi:application")]
     try:
         results: dict = {"hashers": {s.name: s.clients["hash"] for s in servers}, "grants": {},
                          "connections": {g: CC_CONNECTIONS if g == "client_credentials" else connections for g in grants}}

@@ -12,7 +12,7 @@ class OAuthAppConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
-        from . import revocation, scopes
+        from . import client_cache, revocation, scopes  # noqa: F401  (client_cache: its signals)
 
         revocation._register_own_handlers()  # and its model signals, by importing it
         scopes.connect_signals()

@@ -107,7 +107,7 @@ def check_deployment(app_configs, **kwargs) -> list[CheckMessage]:
 
 
 def _is_sqlite() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    return settings.DATABASES["default"]["ENGINE"] in {"django.db.backends.sqlite3", "project.sqlite"}
 
 
 def _is_loopback_name(host: str) -> bool:

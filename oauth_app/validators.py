@@ -33,6 +33,7 @@ replay is reuse and DOT revokes the whole family (RFC 9700 §4.14.2).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -48,7 +49,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error, InvalidGrantError,
 from activity import receivers as activity_receivers
 from activity.log import acting_as
 
-from . import client_auth
+from . import client_auth, client_cache
 from .models import Client, ConsumedCode, TokenKey
 from .parsing import is_code_verifier
 
@@ -112,10 +113,19 @@ class OAuth2Validator(DOTValidator):
 
         DOT catches the ``ValueError`` psycopg2 raised for NUL; psycopg 3 sends the query and
         PostgreSQL answers ``DataError``, which would be a 500. No client id contains NUL.
+        A row loaded in the last second comes from :mod:`oauth_app.client_cache`.
         """
         if isinstance(client_id, str) and "\x00" in client_id:
             return None
-        return super()._load_application(client_id, request)
+        if not request.client and isinstance(client_id, str):
+            cached = client_cache.get(client_id)  # a row loaded less than a second ago (client_cache.py)
+            if cached is not None:
+                request.client = cached
+                return cached
+        client = super()._load_application(client_id, request)
+        if client is not None:
+            client_cache.put(client)
+        return client
 
     def _protected(self, resources: list[str], request) -> list[str]:
         protected = set(settings.PROTECTED_RESOURCES)
@@ -138,20 +148,36 @@ class OAuth2Validator(DOTValidator):
         # DOT applies RFC 8707 inheritance and narrowing against the grant or refresh token.
         self._check_and_set_request_resource(request)
         request.resource = list(request.resource) or [settings.MCP_RESOURCE]
+        request.resource_settled = True
+
+    def _check_and_set_request_resource(self, request) -> None:
+        # DOT calls this again when saving the token; the audience is already settled (and signed
+        # into the JWT) by resolve_audience, and the grant it would re-read has just been claimed.
+        if not getattr(request, "resource_settled", False):
+            super()._check_and_set_request_resource(request)
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         if request.code_verifier is not None and not is_code_verifier(request.code_verifier):
             # oauthlib compares any string's S256; RFC 7636 §4.1 allows only these (the code stays usable).
             raise InvalidRequestError(request=request, description=(
                 "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636 §4.1)."))
-        # oauthlib reads the grant again after this (redirect URI, PKCE challenge): keep the row read
-        # here, so a concurrent exchange that deletes it cannot turn those reads into DoesNotExist.
-        grant = Grant.objects.filter(code=code, application=client).first()
-        if grant is not None and super().validate_code(client_id, code, client, request, *args, **kwargs):
-            request.validated_grant = grant
-            return True
-        self._revoke_code_products(code, client)
-        return False
+        # One read of the grant and its user for the whole exchange: oauthlib asks again for the
+        # redirect URI and the PKCE challenge, and DOT's validate_code would read both once more.
+        # Keeping the row also means a concurrent exchange that deletes it cannot turn those later
+        # reads into DoesNotExist.
+        grant = Grant.objects.select_related("user").filter(code=code, application=client).first()
+        if grant is None or grant.is_expired():
+            self._revoke_code_products(code, client)
+            return False
+        # What DOT's validate_code sets, from the same row.
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        request.validated_grant = grant
+        return True
 
     def _grant(self, code: str, request) -> Grant:
         grant = getattr(request, "validated_grant", None)

@@ -1,16 +1,23 @@
 """ASGI entry point: ``daphne project.asgi:application``.
 
-Django's ASGI app is created first (it sets up the app registry), then Channels' protocol router.
-HTTP requests for ``/mcp`` go straight to ``mcp_app``'s endpoint (a path comparison, not a URL
-resolution per request); everything else is Django.
+Django is set up first (the app registry), then its ASGI handler is created: Django's own, with
+each request's synchronous work on a pool of reused threads (``project/http.py``). HTTP requests
+for ``/mcp`` go straight to ``mcp_app``'s endpoint (a path comparison, not a URL resolution per
+request); everything else is Django.
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
+
+from django.conf import settings  # noqa: E402
+
+from project.http import PooledASGIHandler  # noqa: E402
+
+django_asgi_app = PooledASGIHandler(threads=settings.HTTP_THREADS)
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

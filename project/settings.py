@@ -174,8 +174,15 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
-# Under ASGI every Django request runs in a thread of its own, so persistent connections would
-# outlive their threads: CONN_MAX_AGE stays 0 and PostgreSQL uses psycopg's connection pool instead.
+DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 10, minimum=1)
+# Django's pages (everything but /mcp) run on HTTP_THREADS reused threads (project/http.py), each
+# holding at most one database connection at a time. The default: one per PostgreSQL connection;
+# on SQLite, which takes one writer at a time, 4 (more threads only contend for the GIL).
+_default_http_threads = DATABASE_POOL_SIZE if DATABASE_URL.startswith(("postgres", "pgsql")) else 4
+HTTP_THREADS = _env_int("HTTP_THREADS", _default_http_threads, minimum=1)
+# PostgreSQL: CONN_MAX_AGE stays 0 and connections come from psycopg's pool. SQLite (below): the
+# threads that touch the database are long-lived (project/http.py, mcp_app/db.py), so each keeps
+# its connection; reopening one per request costs more than the queries.
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 except Exception:  # dj-database-url raises assorted errors for bad URLs
@@ -195,8 +202,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     })
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES["default"]["ENGINE"] = "project.sqlite"  # Django's, with writers queued in-process
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": _env_int("DATABASE_POOL_SIZE", 10, minimum=1)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -373,7 +382,7 @@ CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
 MCP_APP = {
     "MAX_BODY_BYTES": _env_int("MCP_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
     # /mcp's database threads (mcp_app.db), one per connection of the PostgreSQL pool.
-    "DATABASE_THREADS": _env_int("DATABASE_POOL_SIZE", 10, minimum=1),
+    "DATABASE_THREADS": DATABASE_POOL_SIZE,
     "ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY": _env_bool("MCP_ACCEPT_LEGACY_HEADER_WITH_MODERN_BODY", True),
 }
 

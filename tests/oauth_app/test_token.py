@@ -183,8 +183,10 @@ def test_deleted_client_gets_invalid_client(client, public_client, token_pair):
 
 
 def test_disabled_client_cannot_refresh(client, public_client, token_pair):
+    """Disabled in the admin (a saved row): the next refresh is refused, although the client was cached."""
     tokens = token_pair()
-    Client.objects.filter(pk=public_client.pk).update(is_active=False)
+    public_client.is_active = False
+    public_client.save()
     response = refresh(client, public_client, tokens["refresh_token"])
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["error"] == "invalid_client"

@@ -1,13 +1,14 @@
 """Issue 9 §6: the SQL each ``/token`` grant costs, counted, so an unneeded query cannot creep back in.
 
-Counts are of one warm request (scope and signing-key caches filled by an earlier one) inside the
-test's transaction, so savepoints count and BEGIN/COMMIT do not. What remains per grant:
+Counts are of one warm request (client, scope and signing-key caches filled by an earlier one)
+inside the test's transaction, so savepoints count and BEGIN/COMMIT do not. The client itself comes
+from the per-process cache (``oauth_app/client_cache.py``). What remains per grant:
 
-* client_credentials: the client; the access-token row and its signing-key link (in a savepoint).
-* authorization_code: the client; DOT's reads of the grant (validation, redirect URI, PKCE, scopes)
-  and its user; the new access and refresh tokens, the key link and the consumed-code record (in a
-  savepoint); the grant's deletion.
-* refresh_token: the client (twice: DOT authenticates, then loads it with the refresh token); the
+* client_credentials: the access-token row and its signing-key link (in a savepoint).
+* authorization_code: the grant with its user, read once for validation, redirect URI,
+  PKCE and scopes (and once more by DOT's RFC 8707 narrowing); the grant's deletion; the new access
+  and refresh tokens, the key link and the consumed-code record (in a savepoint).
+* refresh_token: the client once (DOT compares it with the refresh token's, a lazy load); the
   refresh token, its access token and the user; revoking the old pair; the new pair and key link;
   and the race checks of issue 8 (the presented refresh token re-read under its row lock, so two
   concurrent refreshes cannot both rotate it).
@@ -27,9 +28,9 @@ from tests.conftest import LOOPBACK_CALLBACK
 
 pytestmark = pytest.mark.django_db
 
-CLIENT_CREDENTIALS_QUERIES = 6
-AUTHORIZATION_CODE_QUERIES = 14
-REFRESH_TOKEN_QUERIES = 25
+CLIENT_CREDENTIALS_QUERIES = 5
+AUTHORIZATION_CODE_QUERIES = 10
+REFRESH_TOKEN_QUERIES = 24
 
 
 @pytest.fixture
@@ -95,3 +96,34 @@ def test_signing_key_is_loaded_once_per_rotation(client, confidential, django_as
     new_active, _ = keys.rotate("ES256")
     second = client_credentials(client, target, secret).json()["access_token"]
     assert jwt.get_unverified_header(second)["kid"] == new_active.kid != jwt.get_unverified_header(first)["kid"]
+
+
+def test_cached_client_follows_its_row(client, confidential):
+    """A client change takes effect on the next /token: saving the row drops the cached copy (OAUTH-28)."""
+    target, secret = confidential
+    assert client_credentials(client, target, secret).status_code == 200  # cached now
+    target.is_active = False
+    target.save()
+    response = client_credentials(client, target, secret)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_disabled_client_is_refused_at_once(client, confidential):
+    """disable_client (an UPDATE, no signal) drops the cached client too, in this process and the others."""
+    from oauth_app.revocation import disable_client
+
+    target, secret = confidential
+    assert client_credentials(client, target, secret).status_code == 200
+    disable_client(target)
+    assert client_credentials(client, target, secret).status_code == 401
+
+
+def test_deleted_client_is_unknown_at_once(client, confidential):
+    """A deleted client gets 401 invalid_client on the next /token, which makes Claude re-register (CLAUDE-06, OAUTH-11)."""
+    target, secret = confidential
+    assert client_credentials(client, target, secret).status_code == 200
+    target.delete()
+    response = client_credentials(client, target, secret)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"

@@ -107,8 +107,9 @@ class DaphneServer:
             self.own_database = None
 
 
-def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneServer:
-    """Migrate a fresh database in ``tmp`` and start daphne on a free loopback port."""
+def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None,
+                 application: str = "project.asgi:application") -> DaphneServer:
+    """Migrate a fresh database in ``tmp`` and start daphne (serving ``application``) on a free loopback port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -141,7 +142,7 @@ def start_daphne(tmp: Path, extra_env: dict[str, str] | None = None) -> DaphneSe
     server.own_database = own_database
     log = open(server.log_path, "w")
     server.process = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "--fd", str(sock.fileno()), "project.asgi:application"],
+        [str(VENV_BIN / "daphne"), "--fd", str(sock.fileno()), application],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
     )
     log.close()

@@ -1,0 +1,90 @@
+"""Django's HTTP requests (everything but ``/mcp``) on a fixed pool of long-lived threads.
+
+Django's own ``ASGIHandler`` enters a fresh ``ThreadSensitiveContext`` per request, so asgiref
+starts a new thread for every request's synchronous part (middleware, view, signals) and joins it
+at the end; with ``CONN_MAX_AGE = 0`` that thread also opens a database connection and closes it
+again. On SQLite the close of the last connection checkpoints the WAL and deletes it, and the next
+request's open creates it again, registers Django's SQL functions and re-reads the schema: together
+more CPU than the ``/token`` queries themselves (``bench/bench_tokens.py``).
+
+:class:`PooledASGIHandler` is Django's handler with two changes. Each request borrows one of
+``threads`` single-thread executors for its ``ThreadSensitiveContext`` (asgiref's public
+``executor=`` argument) and gives it back when the response is sent. And the middleware chain is
+loaded in Django's synchronous mode and entered once per request: every middleware here is
+synchronous, and Django's asynchronous mode would hop thread -> event loop -> thread around the
+view (the chain's innermost handler is async), three handoffs where one does. Everything thread-sensitive in
+a request still runs on one thread, as Django requires; the thread and its SQLite connection are
+simply reused (``CONN_MAX_AGE = None`` for SQLite in ``project/settings.py``; PostgreSQL connections
+come from psycopg's pool either way). The pool is also a bound: at most ``threads`` requests run
+Django code at once, and the rest wait their turn on the event loop instead of each starting a
+thread.
+
+A request whose client went away while its view was running cannot stop that view (a thread cannot
+be cancelled); the executor is returned anyway, and the next request it serves simply queues behind
+the view's last steps on the same thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpRequest, HttpResponseBase
+
+
+class ExecutorPool:
+    """``size`` single-thread executors, lent to one request at a time (most recently used first)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("An executor pool needs at least one thread.")
+        self.size = size
+        self._idle: list[ThreadPoolExecutor] = []
+        self._created = 0
+        self._waiters: asyncio.Semaphore | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # Created on first use, inside the server's event loop.
+        if self._waiters is None:
+            self._waiters = asyncio.Semaphore(self.size)
+        return self._waiters
+
+    async def acquire(self) -> ThreadPoolExecutor:
+        await self._semaphore().acquire()
+        if self._idle:
+            return self._idle.pop()
+        self._created += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-http-{self._created}")
+
+    def release(self, executor: ThreadPoolExecutor) -> None:
+        self._idle.append(executor)
+        self._semaphore().release()
+
+
+class PooledASGIHandler(ASGIHandler):
+    """Django's ``ASGIHandler``, its requests' synchronous work on a pool of reused threads."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__()
+        self.threads = ExecutorPool(threads)
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # ASGIHandler asks for the asynchronous chain; the synchronous one runs in a single hop
+        # (an async view, such as the SSE probe, is still awaited: Django wraps it in async_to_sync).
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        # Thread-sensitive: on the executor this request borrowed.
+        return await sync_to_async(self.get_response)(request)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = await self.threads.acquire()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self.threads.release(executor)
