@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test test-postgres setup bench clean
+.PHONY: run test test-postgres setup bench screenshots clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/bench_mcp.py $(BENCH_MCP_ARGS)
 	$(PY) bench/bench_activity.py $(BENCH_ACTIVITY_ARGS)
 	$(PY) bench/profile_mcp.py $(BENCH_PROFILE_ARGS)
+
+# Refresh docs/screenshots/ from the console browser test (make test writes them to a temp folder).
+screenshots: $(VENV)/.installed-test
+	SCREENSHOTS_DIR="$(CURDIR)/docs/screenshots" $(PY) -m pytest -q tests/e2e/test_console.py
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -6,8 +6,9 @@ signs in, consents and the client exchanges the code and calls a tool over ``/mc
 sees those steps in the client's timeline and the activity log; the person sees the app in
 ``/account/apps``, revokes it, and the next ``/mcp`` request with that token is 401.
 
-Screenshots of each page go to ``docs/screenshots/`` (the README shows two of them), plus the
-token list and the signing keys.
+Screenshots of each page, plus the token list and the signing keys, go to a temporary folder, so
+a test run leaves the checkout clean; ``make screenshots`` runs this test with
+``SCREENSHOTS_DIR=docs/screenshots`` to refresh the ones the README shows.
 
 Nothing listens at ``https://claude.ai``: ``page.route`` answers the redirect inside the browser.
 No sleeps: every wait is on a Playwright event, a URL or a locator.
@@ -17,11 +18,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import secrets
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -34,7 +38,7 @@ from tests.e2e.test_browser import TIMEOUT_MS, browser  # noqa: E402,F401  (the 
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(90)]
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "mcp-console-screenshots")
 CLAUDE_CALLBACK = "https://claude.ai/api/mcp/auth_callback"
 ADMIN, ADMIN_PASSWORD = "operator", "operator-password-42"
 PERSON, PERSON_PASSWORD = "alice", "wonderland-42"
@@ -65,7 +69,9 @@ def new_page(browser, server: DaphneServer, *, clipboard: bool = False):
 
 def shoot(page, name: str, **options) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **options)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), **options)
+    assert path.stat().st_size > 1000, f"{path} is not a screenshot"
 
 
 def admin_sign_in(page, server: DaphneServer) -> None:
