@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import contextvars
 import hashlib
+import json
 import logging
 import threading
 from collections import deque
@@ -103,27 +104,65 @@ class PendingEvent(NamedTuple):
 
 
 _COLUMNS = PendingEvent._fields
+ROWS_PER_STATEMENT = 500  # 4,500 parameters: below SQLite's limit (32,766) and PostgreSQL's (65,535)
+FLUSH_LIMIT = 20_000
+"""Most events one flush writes (in one transaction, so one commit); the rest wait for the next."""
+
+
+_detail_json: dict[tuple, str] = {}
+"""``detail`` dicts already encoded, by their items: most events of a process repeat a few shapes
+(``{}``, one session reference per live session)."""
+
+
+def _detail_text(detail: dict[str, Any]) -> str:
+    try:
+        key = tuple(detail.items())
+        text = _detail_json.get(key)
+    except TypeError:  # an unhashable value: encode it every time
+        return json.dumps(detail)
+    if text is None:
+        if len(_detail_json) >= 10_000:
+            _detail_json.clear()
+        text = _detail_json[key] = json.dumps(detail)
+    return text
 
 
 def _insert(batch: list[PendingEvent]) -> None:
-    """One ``executemany`` INSERT: the ORM's per-object ``bulk_create`` work cost more CPU than the
-    ``/mcp`` request itself (see bench/bench_activity.py), and these rows need none of it."""
+    """Multi-row INSERTs, inside the caller's transaction: the ORM's per-object ``bulk_create`` work
+    cost more CPU than the ``/mcp`` request itself (see bench/bench_activity.py), and these rows need
+    none of it. One statement per :data:`ROWS_PER_STATEMENT` rows rather than executemany: SQLite's
+    driver gives up the GIL around every row's step, and under load each such hand-over stalls the
+    event loop serving /mcp."""
     connection = connections[router.db_for_write(Event)]
     ops = connection.ops
-    table = connection.ops.quote_name(Event._meta.db_table)
+    table = ops.quote_name(Event._meta.db_table)
     columns = ", ".join(ops.quote_name(Event._meta.get_field(name).column) for name in _COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    if connection.vendor == "sqlite":
+        # SQLite stores what Django's adapters would produce for these columns: the naive UTC
+        # time as text (``at`` is always UTC: timezone.now()) and the JSON text. Written through the
+        # driver's own cursor with its own placeholders, which spares Django's query rewriting (a
+        # regular expression over the whole statement) and per-value adapters.
+        cursor = connection.connection.cursor()
+        placeholders = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+        for start in range(0, len(batch), ROWS_PER_STATEMENT):
+            chunk = batch[start:start + ROWS_PER_STATEMENT]
+            params = []
+            for e in chunk:
+                params += (str(e.at.replace(tzinfo=None)), e.kind, e.client_id, e.user_id, e.actor, e.outcome,
+                           e.tool, e.duration_ms, _detail_text(e.detail))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
+        cursor.close()
+        return
     detail_field = Event._meta.get_field("detail")
-    rows = [
-        (ops.adapt_datetimefield_value(e.at), e.kind, e.client_id, e.user_id, e.actor, e.outcome, e.tool,
-         e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
-        for e in batch
-    ]
-    # One multi-row INSERT rather than executemany: SQLite's driver gives up the GIL around every
-    # row's step, and under load each such hand-over stalls the event loop serving /mcp.
-    values = ", ".join([f"({placeholders})"] * len(rows))
-    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", [v for row in rows for v in row])
+    placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(batch), ROWS_PER_STATEMENT):
+            chunk = batch[start:start + ROWS_PER_STATEMENT]
+            params = []
+            for e in chunk:
+                params += (ops.adapt_datetimefield_value(e.at), e.kind, e.client_id, e.user_id, e.actor, e.outcome,
+                           e.tool, e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
 
 
 def _in_event_loop() -> bool:
@@ -196,10 +235,12 @@ class _Writer:
         with self._lock:
             while self._pending:
                 batch = []
-                while self._pending and len(batch) < 500:
+                while self._pending and len(batch) < FLUSH_LIMIT:
                     batch.append(self._pending.popleft())
                 try:
-                    _insert(batch)
+                    # One transaction (one commit) for the whole batch.
+                    with transaction.atomic(using=router.db_for_write(Event), savepoint=False):
+                        _insert(batch)
                 except Exception:
                     self._pending.extendleft(reversed(batch))
                     raise
