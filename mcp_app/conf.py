@@ -26,9 +26,11 @@ DEFAULTS: dict[str, Any] = {
     "LIST_TTL_MS": 60_000,
     # Threads for /mcp's database work (mcp_app.db); SQLite always gets one.
     "DATABASE_THREADS": 10,
-    # How long a legacy session read from the database is trusted in this process (DELETE and
-    # log-level changes drop it everywhere at once, over the channel layer).
-    "SESSION_CACHE_SECONDS": 1.0,
+    # How long a legacy session read from the database is trusted in this process. DELETE and
+    # log-level changes drop it everywhere at once, over the channel layer (and nothing is cached
+    # while this process cannot hear that layer); idle expiry and the five-minute last_seen write
+    # cut an entry shorter. A second would cost one query per session per second under load.
+    "SESSION_CACHE_SECONDS": 30.0,
     # Record sessions and tool calls in the activity log (activity.log). Only the benchmark turns it
     # off (bench/bench_activity.py measures the log's cost against the same code without it).
     "ACTIVITY_LOG": True,

@@ -4,8 +4,8 @@ Sessions are bound to the principal that created them: resolving an id with any 
 (issuer, client id, subject) finds nothing, exactly like an unknown id (TRANS-16, 404).
 Events are what a legacy SSE stream carried, kept for ``Last-Event-ID`` replay.
 
-Resolved sessions are cached per process for ``SESSION_CACHE_SECONDS`` (1 s): a legacy request
-then costs no database round trip. DELETE and a log-level change drop the entry at once here and,
+Resolved sessions are cached per process for ``SESSION_CACHE_SECONDS`` (30 s), while the process
+hears the channel layer: a legacy request then costs no database round trip. DELETE and a log-level change drop the entry at once here and,
 through :func:`oauth_app.revocation.invalidate`, in every other process; idle expiry is checked
 against the cached ``last_seen``, which is written at most every five minutes per session.
 
@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from oauth_app.revocation import invalidate, on_invalidate
+from oauth_app.tokens import verified
 
 from .conf import mcp_settings
 from .db import database_sync_to_async, run_sync
@@ -108,7 +109,9 @@ async def resolve_session(session_id: str, principal) -> SessionInfo | None:
     id_hash = _hash(session_id)
     binding = (principal.issuer, principal.client_id, principal.subject)
     cached = _cache.get(id_hash)
-    if cached is not None and cached.until > time.monotonic():
+    # Only while this process hears other processes' invalidations (a DELETE elsewhere); the
+    # verified-token cache follows the same switch.
+    if cached is not None and cached.until > time.monotonic() and verified.enabled:
         return cached.info if cached.binding == binding else None
     found = await run_sync(_load, id_hash, _binding(principal))
     if found is None:

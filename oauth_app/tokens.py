@@ -16,11 +16,13 @@ resource, for at most ``min(exp, VERIFIED_TOKEN_CACHE_SECONDS)`` (1 s by default
 drops entries at once in the revoking process and broadcasts to every other process
 (:mod:`oauth_app.revocation`), so a revoked token is refused everywhere within that bound, and in
 practice at once. The async twin checks the signature on the event loop (no thread: it is CPU
-work, about 0.1 ms) and runs only the revocation lookup through ``run``.
+work, about 0.1 ms) and runs only the revocation lookup through ``run``; concurrent misses for the
+same token share one verification.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -267,6 +269,50 @@ async def averify_access_token(raw: str, resource: str, required_scopes: tuple[s
     if run is None:
         async def run(function, *args):
             return await database_sync_to_async(function)(*args)
+    # When an entry expires, every request in flight with that token misses at once (64 clients of
+    # one token: 64 revocation lookups queued on the database threads, every second). The first
+    # one verifies; the others wait for its answer, good or bad.
+    loop = asyncio.get_running_loop()
+    key = (checksum, resource)
+    while (leader := _verifying.get(key)) is not None and leader.get_loop() is loop:
+        try:
+            return _scoped(await asyncio.shield(leader), required_scopes)
+        except asyncio.CancelledError:
+            if not leader.cancelled():
+                raise  # this request was cancelled
+            # The leading request was cancelled (its client left): the first waiter to wake up
+            # leads in its place, the others wait for it.
+    answer = loop.create_future()
+    answer.add_done_callback(_retrieve)
+    _verifying[key] = answer
+    try:
+        principal = await _averify(raw, checksum, resource, run)
+    except asyncio.CancelledError:
+        answer.cancel()
+        raise
+    except BaseException as exc:
+        answer.set_exception(exc)
+        raise
+    else:
+        answer.set_result(principal)
+    finally:
+        if _verifying.get(key) is answer:
+            del _verifying[key]
+    return _scoped(principal, required_scopes)
+
+
+_verifying: dict[tuple[str, str], asyncio.Future] = {}
+"""Verifications in progress on a cache miss, by (checksum, resource): see :func:`averify_access_token`."""
+
+
+def _retrieve(answer: asyncio.Future) -> None:
+    # Nobody may be waiting for a failed verification: mark its exception as seen, or asyncio
+    # would log it as never retrieved.
+    if not answer.cancelled():
+        answer.exception()
+
+
+async def _averify(raw: str, checksum: str, resource: str, run: Callable[..., Awaitable[Any]]) -> Principal:
     from .revocation import ensure_listening
 
     await ensure_listening()
@@ -278,4 +324,4 @@ async def averify_access_token(raw: str, resource: str, required_scopes: tuple[s
     if not await run(is_live, checksum):
         raise InvalidToken("The access token has been revoked.")
     verified.put(checksum, resource, principal)
-    return _scoped(principal, required_scopes)
+    return principal

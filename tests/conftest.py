@@ -50,13 +50,15 @@ def _activity_inline(settings):
 def _fresh_cache():
     from django.core.cache import cache
 
-    from oauth_app import scopes
+    from oauth_app import client_cache, scopes
 
     cache.clear()
     scopes.clear_cache()  # a rolled-back test leaves no signal behind: forget what it cached
+    client_cache.clear()
     yield
     cache.clear()
     scopes.clear_cache()
+    client_cache.clear()
 
 
 @pytest.fixture(autouse=True)

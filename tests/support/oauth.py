@@ -51,7 +51,7 @@ def query_of(location: str) -> dict[str, str]:
 def consent(browser: HttpClient, params: dict[str, str], *, allow: bool = True):
     """GET /authorize, then POST the consent form as rendered; return the final response."""
     page = browser.get("/authorize?" + urlencode(params))
-    assert page.status_code == 200, page.content[:500]
+    assert page.status_code == 200, (page.status_code, page.get("Location"), page.content[:500])
     form = page.context["form"]
     data = {name: field.value() or "" for name, field in ((n, form[n]) for n in form.fields) if name != "allow"}
     data["csrfmiddlewaretoken"] = str(page.context["csrf_token"])
