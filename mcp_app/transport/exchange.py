@@ -1,9 +1,10 @@
 """The lean path: one POST answered with one JSON body, in either era.
 
-No layer channel, no group, no helper task, except for ``tools/call``: tools are arbitrary code
-and may run long, so one task waits for ``http.disconnect`` meanwhile and, if the client goes
-away, cancels the request's own task (the call stops; the ASGI app then ends quietly). The call
-itself runs inline, in the request's task.
+No layer channel, no group, no helper task, except for a ``tools/call`` that runs long: tools are
+arbitrary code, so once a call has run :data:`WATCH_AFTER_SECONDS`, a task waits for
+``http.disconnect`` and, if the client goes away, cancels the request's own task (the call stops;
+the ASGI app then ends quietly). A quick call (most are) ends before that and never pays for the
+task. The call itself runs inline, in the request's task.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from ..protocol.jsonrpc import Message
 from .http import Request, Response
 
 WATCHED_METHODS = frozenset({"tools/call"})
+WATCH_AFTER_SECONDS = 0.05
+"""How long a call runs before its client's disconnect is watched for (a timer, not a task, until then)."""
 
 
 async def _cancel_on_disconnect(request: Request, owner: asyncio.Task) -> None:
@@ -29,9 +32,18 @@ async def answer_json(request: Request, response: Response, message: Message, co
     if message.method not in WATCHED_METHODS:
         await response.reply(await dispatcher.answer(message, context))
         return
-    watcher = asyncio.ensure_future(_cancel_on_disconnect(request, asyncio.current_task()))
+    owner = asyncio.current_task()
+    watcher: asyncio.Future | None = None
+
+    def watch() -> None:
+        nonlocal watcher
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(request, owner))
+
+    timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, watch)
     try:
         reply = await dispatcher.answer(message, context)
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
     await response.reply(reply)
