@@ -27,14 +27,16 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any, NamedTuple
+from datetime import datetime, timezone as dt_timezone
+from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.db import DatabaseError, connections, router, transaction
-from django.utils import timezone
 
 from .models import Event
 
@@ -89,21 +91,16 @@ def admin_actor(user) -> str:
 # --- The buffer and its writer --------------------------------------------------------------
 
 
-class PendingEvent(NamedTuple):
-    """An event waiting to be written: plain values in the table's column order (cheap to build)."""
+PendingEvent = tuple
+"""An event waiting to be written: a plain tuple of atomic values, in the table's column order
+(:data:`_COLUMNS`): ``at`` (seconds since the epoch, a float), ``kind``, ``client_id``, ``user_id``,
+``actor``, ``outcome``, ``tool``, ``duration_ms`` and ``detail`` (already JSON text).
 
-    at: datetime
-    kind: str
-    client_id: str
-    user_id: int | None
-    actor: str
-    outcome: str
-    tool: str
-    duration_ms: int | None
-    detail: dict[str, Any]
-
-
-_COLUMNS = PendingEvent._fields
+Plain tuples of strings and numbers, not a NamedTuple holding a dict and a datetime: the
+collector stops tracking such tuples after its first pass, so the thousands waiting between two
+flushes under load do not make every collection of the event loop's thread longer, and the
+expensive conversions (the time as text, the JSON) happen in the writer or come from a memo."""
+_COLUMNS = ("at", "kind", "client_id", "user_id", "actor", "outcome", "tool", "duration_ms", "detail")
 ROWS_PER_STATEMENT = 500  # 4,500 parameters: below SQLite's limit (32,766) and PostgreSQL's (65,535)
 FLUSH_LIMIT = 20_000
 """Most events one flush writes (in one transaction, so one commit); the rest wait for the next."""
@@ -139,7 +136,7 @@ def _insert(batch: list[PendingEvent]) -> None:
     columns = ", ".join(ops.quote_name(Event._meta.get_field(name).column) for name in _COLUMNS)
     if connection.vendor == "sqlite":
         # SQLite stores what Django's adapters would produce for these columns: the naive UTC
-        # time as text (``at`` is always UTC: timezone.now()) and the JSON text. Written through the
+        # time as text and the JSON text. Written through the
         # driver's own cursor with its own placeholders, which spares Django's query rewriting (a
         # regular expression over the whole statement) and per-value adapters.
         cursor = connection.connection.cursor()
@@ -147,21 +144,21 @@ def _insert(batch: list[PendingEvent]) -> None:
         for start in range(0, len(batch), ROWS_PER_STATEMENT):
             chunk = batch[start:start + ROWS_PER_STATEMENT]
             params = []
-            for e in chunk:
-                params += (str(e.at.replace(tzinfo=None)), e.kind, e.client_id, e.user_id, e.actor, e.outcome,
-                           e.tool, e.duration_ms, _detail_text(e.detail))
+            for at, *values in chunk:
+                params.append(str(datetime.fromtimestamp(at, dt_timezone.utc).replace(tzinfo=None)))
+                params += values
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
         cursor.close()
         return
-    detail_field = Event._meta.get_field("detail")
-    placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    # PostgreSQL: the JSON text is cast to the column's jsonb.
+    placeholders = "(" + ", ".join(["%s"] * (len(_COLUMNS) - 1) + ["CAST(%s AS jsonb)"]) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(batch), ROWS_PER_STATEMENT):
             chunk = batch[start:start + ROWS_PER_STATEMENT]
             params = []
-            for e in chunk:
-                params += (ops.adapt_datetimefield_value(e.at), e.kind, e.client_id, e.user_id, e.actor, e.outcome,
-                           e.tool, e.duration_ms, detail_field.get_db_prep_save(e.detail, connection))
+            for at, *values in chunk:
+                params.append(ops.adapt_datetimefield_value(datetime.fromtimestamp(at, dt_timezone.utc)))
+                params += values
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
 
 
@@ -173,9 +170,28 @@ def _in_event_loop() -> bool:
     return True
 
 
+_settings: tuple[bool, int] | None = None
+
+
+def _config() -> tuple[bool, int]:
+    """``(ACTIVITY_BACKGROUND, ACTIVITY_BATCH_SIZE)``, read once (two lazy-settings lookups per event
+    were a third of the cost of queueing one) and again whenever a test overrides either."""
+    global _settings
+    if _settings is None:
+        _settings = (bool(getattr(settings, "ACTIVITY_BACKGROUND", True)), int(settings.ACTIVITY_BATCH_SIZE))
+    return _settings
+
+
+@receiver(setting_changed)
+def _setting_changed(setting: str, **kwargs: Any) -> None:
+    global _settings
+    if setting in {"ACTIVITY_BACKGROUND", "ACTIVITY_BATCH_SIZE"}:
+        _settings = None
+
+
 class _Writer:
     def __init__(self) -> None:
-        self._pending: deque[Event] = deque()
+        self._pending: deque[PendingEvent] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one flush at a time (thread vs a page's flush())
         self._thread: threading.Thread | None = None
@@ -183,18 +199,20 @@ class _Writer:
         self.dropped = 0
 
     def add(self, event: PendingEvent) -> None:
-        if not getattr(settings, "ACTIVITY_BACKGROUND", True):
+        background, batch_size = _config()
+        if not background:
             self._pending.append(event)
             if not _in_event_loop():  # the ORM refuses an event loop's thread: written at the next flush()
                 self.flush()
             return
-        if len(self._pending) >= MAX_PENDING:
+        pending = len(self._pending)
+        if pending >= MAX_PENDING:
             self.dropped += 1
             return
         self._pending.append(event)
         if self._thread is None:
             self._start()
-        if len(self._pending) >= settings.ACTIVITY_BATCH_SIZE:
+        if pending + 1 == batch_size:  # wake the writer once per batch, not for every event past it
             self._wake.set()
 
     def _start(self) -> None:
@@ -287,15 +305,30 @@ def record(kind: str, *, client_id: str = "", user_id: int | None = None, actor:
            outcome: str = Outcome.OK, tool: str = "", duration_ms: int | None = None,
            detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     """Queue one event. Never raises on bad input that is merely long: strings are truncated."""
-    _writer.add(PendingEvent(
-        at or timezone.now(), str(kind), (client_id or "")[:255], user_id, (actor or "")[:160], str(outcome),
-        (tool or "")[:128], None if duration_ms is None else max(0, int(duration_ms)), detail or {},
-    ))
+    _writer.add(pending_event(kind, client_id=client_id, user_id=user_id, actor=actor, outcome=outcome, tool=tool,
+                              duration_ms=duration_ms, detail=detail, at=at))
+
+
+def pending_event(kind: str, *, client_id: str = "", user_id: int | None = None, actor: str = "",
+                  outcome: str = Outcome.OK, tool: str = "", duration_ms: int | None = None,
+                  detail: dict[str, Any] | None = None, at: datetime | None = None) -> PendingEvent:
+    """The :data:`PendingEvent` :func:`record` queues (strings truncated to their columns)."""
+    return (time.time() if at is None else at.timestamp(), str(kind), (client_id or "")[:255], user_id,
+            (actor or "")[:160], str(outcome), (tool or "")[:128],
+            None if duration_ms is None else max(0, int(duration_ms)), _detail_text(detail) if detail else "{}")
+
+
+_session_refs: dict[str, str] = {}
 
 
 def session_ref(session_id: str) -> str:
     """A short, non-reversible reference to an MCP session id, so a log reader cannot replay it."""
-    return hashlib.sha256(session_id.encode()).hexdigest()[:12]
+    ref = _session_refs.get(session_id)
+    if ref is None:
+        if len(_session_refs) >= 10_000:
+            _session_refs.clear()
+        ref = _session_refs[session_id] = hashlib.sha256(session_id.encode()).hexdigest()[:12]
+    return ref
 
 
 def record_session(*, opened: bool, client_id: str, user_id: int | None, session_id: str,

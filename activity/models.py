@@ -58,8 +58,10 @@ class Event(models.Model):
     client_id = models.CharField(max_length=255, blank=True, default="")
     # No database constraint: rows are written in batches after the fact, and a person deleted in
     # between must not make the whole batch fail (Django still nulls the column on delete).
+    # No index of its own either: the (user, -at) index below serves every lookup by user, and each
+    # index is written for every row (one row per tools/call).
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="activity_events", db_constraint=False)
+                             related_name="activity_events", db_constraint=False, db_index=False)
     actor = models.CharField(max_length=160, blank=True, default="")
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OK)
     tool = models.CharField(max_length=128, blank=True, default="")

@@ -136,7 +136,8 @@ class TestMcpApi:
 
 
 def pending(tool: str, user_id: int) -> log.PendingEvent:
-    return log.PendingEvent(timezone.now(), log.Kind.TOOL_CALL, "c", user_id, "", "ok", tool, 1, {"n": tool})
+    return log.pending_event(log.Kind.TOOL_CALL, client_id="c", user_id=user_id, tool=tool, duration_ms=1,
+                             detail={"n": tool}, at=timezone.now())
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # like tests/mcp_app (keeps the seeded rows)
@@ -159,6 +160,7 @@ def test_background_writer_batches_off_the_calling_thread(settings, alice):
 
     writer.flush = flush
     tool_calls = Event.objects.filter(kind=log.Kind.TOOL_CALL)
+    queued_at = timezone.now()
     for n in range(4):
         writer.add(pending(f"t{n}", alice.pk))
     assert tool_calls.count() == 0 and writer.pending() == 4  # the caller wrote nothing
@@ -167,7 +169,8 @@ def test_background_writer_batches_off_the_calling_thread(settings, alice):
     assert flushed_by == ["activity-writer"]
     assert sorted(tool_calls.values_list("tool", flat=True)) == ["t0", "t1", "t2", "t3", "t4"]
     row = tool_calls.get(tool="t2")
-    assert (row.detail, row.user, row.duration_ms, row.at is not None) == ({"n": "t2"}, alice, 1, True)
+    assert (row.detail, row.user, row.duration_ms) == ({"n": "t2"}, alice, 1)
+    assert abs(row.at - queued_at) < timedelta(milliseconds=1)  # the time it was queued, as an aware UTC datetime
 
 
 def test_prune_command_keeps_the_retention(settings):
