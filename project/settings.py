@@ -177,8 +177,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sql
 DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 10, minimum=1)
 # Django's pages (everything but /mcp) run on HTTP_THREADS reused threads (project/http.py), each
 # holding at most one database connection at a time. The default: one per PostgreSQL connection;
-# on SQLite, which takes one writer at a time, 4 (more threads only contend for the GIL).
-_default_http_threads = DATABASE_POOL_SIZE if DATABASE_URL.startswith(("postgres", "pgsql")) else 4
+# on SQLite, which takes one writer at a time, 8: enough that a few requests waiting on the network
+# (a Client ID Metadata Document fetch may take CIMD_FETCH_TIMEOUT_SECONDS) do not hold up the
+# pages, few enough that the threads do not spend the CPU contending for the GIL.
+_default_http_threads = DATABASE_POOL_SIZE if DATABASE_URL.startswith(("postgres", "pgsql")) else 8
 HTTP_THREADS = _env_int("HTTP_THREADS", _default_http_threads, minimum=1)
 # PostgreSQL: CONN_MAX_AGE stays 0 and connections come from psycopg's pool. SQLite (below): the
 # threads that touch the database are long-lived (project/http.py, mcp_app/db.py), so each keeps
