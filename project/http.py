@@ -19,6 +19,13 @@ come from psycopg's pool either way). The pool is also a bound: at most ``thread
 Django code at once, and the rest wait their turn on the event loop instead of each starting a
 thread.
 
+A streaming response (an event stream such as ``/mcp/sse-probe``, a large download) gives its
+thread back as soon as the view has returned it: the stream is sent from the event loop and may
+last, and it must not keep other pages waiting (eight open streams would otherwise hold every
+thread). Its last synchronous step (closing the response: ``request_finished``) still runs on the
+same executor, queued between whole calls of whichever request borrowed it next; no call of one
+request ever runs inside a call of another.
+
 A request whose client went away while its view was running cannot stop that view (a thread cannot
 be cancelled); the executor is returned anyway, and the next request it serves simply queues behind
 the view's last steps on the same thread.
@@ -27,6 +34,7 @@ the view's last steps on the same thread.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -63,6 +71,24 @@ class ExecutorPool:
         self._semaphore().release()
 
 
+class _Loan:
+    """One request's use of one executor, given back once (early for a streaming response)."""
+
+    __slots__ = ("executor", "pool")
+
+    def __init__(self, pool: ExecutorPool, executor: ThreadPoolExecutor) -> None:
+        self.pool: ExecutorPool | None = pool
+        self.executor = executor
+
+    def give_back(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.release(self.executor)
+
+
+_loan: contextvars.ContextVar[_Loan | None] = contextvars.ContextVar("django_http_loan", default=None)
+
+
 class PooledASGIHandler(ASGIHandler):
     """Django's ``ASGIHandler``, its requests' synchronous work on a pool of reused threads."""
 
@@ -77,14 +103,19 @@ class PooledASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         # Thread-sensitive: on the executor this request borrowed.
-        return await sync_to_async(self.get_response)(request)
+        response = await sync_to_async(self.get_response)(request)
+        if response.streaming and (loan := _loan.get()) is not None:
+            loan.give_back()  # the stream is sent from the event loop, for as long as it lasts
+        return response
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        executor = await self.threads.acquire()
+        loan = _Loan(self.threads, await self.threads.acquire())
+        token = _loan.set(loan)
         try:
-            async with ThreadSensitiveContext(executor=executor):
+            async with ThreadSensitiveContext(executor=loan.executor):
                 await self.handle(scope, receive, send)
         finally:
-            self.threads.release(executor)
+            _loan.reset(token)
+            loan.give_back()

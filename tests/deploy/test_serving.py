@@ -107,3 +107,33 @@ def test_sqlite_writers_of_one_process_take_turns():
         raise RuntimeError
     assert not lock.locked()
     assert not Scope.objects.filter(name="rolled-back").exists()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+async def test_an_open_stream_does_not_hold_a_thread():
+    """An unauthenticated client holding /mcp/sse-probe streams open must not starve the pages: with a
+    pool of one thread, a page is answered while a stream is still open."""
+    app = PooledASGIHandler(threads=1)
+    first_event, hang_up = asyncio.Event(), asyncio.Event()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/mcp/sse-probe", "raw_path": b"/mcp/sse-probe", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 2), "server": ("testserver", 80)}
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and b"probe" in message.get("body", b""):
+            first_event.set()
+
+    stream = asyncio.create_task(app(scope, receive, send))
+    await asyncio.wait_for(first_event.wait(), 5)
+    assert await asyncio.wait_for(get(app, "/.well-known/oauth-authorization-server"), 2) == 200
+    assert not stream.done()  # the stream is still open (it holds for 3 s)
+    hang_up.set()
+    await asyncio.wait_for(stream, 5)
