@@ -136,9 +136,11 @@ def _insert(batch: list[PendingEvent]) -> None:
     columns = ", ".join(ops.quote_name(Event._meta.get_field(name).column) for name in _COLUMNS)
     if connection.vendor == "sqlite":
         # SQLite stores what Django's adapters would produce for these columns: the naive UTC
-        # time as text and the JSON text. Written through the
-        # driver's own cursor with its own placeholders, which spares Django's query rewriting (a
-        # regular expression over the whole statement) and per-value adapters.
+        # time as text and the JSON text. Written through the driver's own cursor (on both
+        # databases) with its own placeholders, which spares Django's query rewriting (a regular
+        # expression over the whole statement) and per-value adapters; such writes do not show in
+        # Django's query log.
+        connection.ensure_connection()
         cursor = connection.connection.cursor()
         placeholders = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
         for start in range(0, len(batch), ROWS_PER_STATEMENT):
@@ -150,9 +152,10 @@ def _insert(batch: list[PendingEvent]) -> None:
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
         cursor.close()
         return
-    # PostgreSQL: the JSON text is cast to the column's jsonb.
+    # PostgreSQL (psycopg's own cursor too): the JSON text is cast to the column's jsonb.
+    connection.ensure_connection()
     placeholders = "(" + ", ".join(["%s"] * (len(_COLUMNS) - 1) + ["CAST(%s AS jsonb)"]) + ")"
-    with connection.cursor() as cursor:
+    with connection.connection.cursor() as cursor:
         for start in range(0, len(batch), ROWS_PER_STATEMENT):
             chunk = batch[start:start + ROWS_PER_STATEMENT]
             params = []
@@ -196,6 +199,7 @@ class _Writer:
         self._lock = threading.Lock()  # one flush at a time (thread vs a page's flush())
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._stopping = False
         self.dropped = 0
 
     def add(self, event: PendingEvent) -> None:
@@ -222,7 +226,7 @@ class _Writer:
                 self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.wait(settings.ACTIVITY_FLUSH_SECONDS)
             self._wake.clear()
             try:
@@ -231,6 +235,14 @@ class _Writer:
                 log.exception("Could not write the activity log; will retry.")
             finally:
                 self._release_connections()
+        connections.close_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is waiting and end the writer thread (a test's own writer; the process's runs until exit)."""
+        self._stopping = True
+        self._wake.set()
+        if isinstance(self._thread, threading.Thread):
+            self._thread.join(timeout)
 
     @staticmethod
     def _release_connections() -> None:

@@ -165,7 +165,10 @@ def test_background_writer_batches_off_the_calling_thread(settings, alice):
         writer.add(pending(f"t{n}", alice.pk))
     assert tool_calls.count() == 0 and writer.pending() == 4  # the caller wrote nothing
     writer.add(pending("t4", alice.pk))
-    assert flushed.wait(10)  # the fifth event wakes the writer thread
+    try:
+        assert flushed.wait(10)  # the fifth event wakes the writer thread
+    finally:
+        writer.stop()
     assert flushed_by == ["activity-writer"]
     assert sorted(tool_calls.values_list("tool", flat=True)) == ["t0", "t1", "t2", "t3", "t4"]
     row = tool_calls.get(tool="t2")
