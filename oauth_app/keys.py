@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from jwcrypto import jwk as jwcrypto_jwk
 from oauth2_provider.models import AccessToken
@@ -189,6 +190,13 @@ def prune() -> list[SigningKey]:
                 key.delete()
     clear_cache()
     return removed
+
+
+def prune_token_links() -> int:
+    """Delete the key links of access tokens that no longer exist (left behind on purpose: see TokenKey)."""
+    gone = ~Exists(AccessToken.objects.filter(pk=OuterRef("access_token_id")))
+    deleted, _ = TokenKey.objects.filter(gone).delete()
+    return deleted
 
 
 # --- Use: the active private key and the published public keys -----------------------------------

@@ -186,11 +186,16 @@ class ConsumedCode(models.Model):
 
     code_checksum = models.CharField(max_length=64, unique=True)
     application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
+    # No constraint and nothing done on delete: every refresh deletes the access token it replaces,
+    # and Django would spend a query per deletion clearing this column. A replay looks the token up
+    # by id and finds nothing if it is gone; ids are never reused (AUTOINCREMENT, sequences), and
+    # these rows live a day (clearconsumedcodes).
     access_token = models.ForeignKey(
         "oauth2_provider.AccessToken",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     token_family = models.UUIDField(null=True, blank=True)
@@ -251,6 +256,9 @@ class SigningKey(models.Model):
 class TokenKey(models.Model):
     """Which signing key signed an access token, so a key's dependants can be counted and revoked."""
 
-    access_token = models.OneToOneField("oauth2_provider.AccessToken", on_delete=models.CASCADE, primary_key=True,
-                                        related_name="signing_key_link")
+    # No constraint and nothing done on delete, for the same reason as ConsumedCode.access_token: a
+    # link whose token is gone is left behind (every lookup joins the live token, so it is never
+    # seen) and ``prunesigningkeys`` deletes it.
+    access_token = models.OneToOneField("oauth2_provider.AccessToken", on_delete=models.DO_NOTHING, primary_key=True,
+                                        db_constraint=False, related_name="signing_key_link")
     kid = models.CharField(max_length=64, db_index=True)

@@ -203,8 +203,10 @@ class OAuth2Validator(DOTValidator):
         if consumed is not None:
             log.warning("Authorization code replayed by client %s; revoking the tokens it produced.", client.client_id)
             with acting_as("code-replay"):
-                if consumed.access_token is not None:
-                    revoke_access_token(consumed.access_token)
+                # By id: the row may be gone already (a refresh replaced it), see ConsumedCode.
+                access_token = AccessToken.objects.filter(pk=consumed.access_token_id).first()
+                if access_token is not None:
+                    revoke_access_token(access_token)
                 RefreshToken.revoke_family(consumed.token_family)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:

@@ -75,9 +75,10 @@ def test_clearmcpsessions_removes_idle_sessions_and_old_events():
     assert list(Event.objects.values_list("pk", flat=True)) == [new_event.pk]
 
 
-def test_cleartokens_removes_expired_tokens_with_their_key_links(alice, make_client):
-    """DOT's cleartokens, as the timer runs it, on this schema: an expired access token goes, with the
-    row that links it to its signing key; an unexpired one stays."""
+def test_cleartokens_then_prunesigningkeys_remove_expired_tokens_and_their_key_links(alice, make_client):
+    """DOT's cleartokens and prunesigningkeys, as the timers run them, on this schema: an expired access
+    token goes; the row linking it to its signing key (no constraint: see TokenKey) is never counted
+    for its key and is removed by prunesigningkeys; an unexpired token and its link stay."""
     client, _ = make_client()
     kid = SigningKey.objects.get(state=SigningKey.State.ACTIVE).kid
     expired = AccessToken.objects.create(user=alice, application=client, token="expired", scope="mcp",
@@ -88,4 +89,8 @@ def test_cleartokens_removes_expired_tokens_with_their_key_links(alice, make_cli
     TokenKey.objects.create(access_token=live, kid=kid)
     call_command("cleartokens", stdout=StringIO(), stderr=StringIO())
     assert list(AccessToken.objects.values_list("pk", flat=True)) == [live.pk]
+    assert keys.unexpired_token_count(kid) == 1
+    out = StringIO()
+    call_command("prunesigningkeys", stdout=out)
+    assert "Forgot 1 key link(s) of deleted tokens." in out.getvalue()
     assert list(TokenKey.objects.values_list("pk", flat=True)) == [live.pk]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+
 from http import HTTPStatus
 
 import pytest
@@ -138,3 +141,21 @@ def test_another_process_notices_a_retired_key(token_pair, monkeypatch):
     monkeypatch.setattr(keys.key_cache, "_loaded_at", keys.key_cache._loaded_at - keys.key_cache.MAX_AGE_SECONDS - 1)
     with pytest.raises(InvalidToken, match="unknown or retired key"):
         verify_access_token(old_token, RESOURCE)
+
+
+def test_prunesigningkeys_forgets_the_key_links_of_deleted_tokens(token_pair):
+    """A deleted token leaves its key link behind (no constraint, so /token pays no query for it);
+    prunesigningkeys removes exactly those links, and counting a key's tokens never sees them."""
+    from django.core.management import call_command
+    from oauth2_provider.models import AccessToken
+
+    from oauth_app.models import TokenKey
+
+    kept, gone = token_pair(), token_pair()
+    kid = keys.get_signing_key()[0].kid
+    assert keys.unexpired_token_count(kid) == 2
+    AccessToken.objects.get(token_checksum=hashlib.sha256(gone["access_token"].encode()).hexdigest()).delete()
+    assert TokenKey.objects.count() == 2 and keys.unexpired_token_count(kid) == 1
+    call_command("prunesigningkeys", stdout=io.StringIO())
+    assert list(TokenKey.objects.values_list("access_token__token_checksum", flat=True)) == [
+        hashlib.sha256(kept["access_token"].encode()).hexdigest()]

@@ -74,6 +74,19 @@ def test_code_replay_is_refused_and_revokes_what_it_produced(client, public_clie
     assert refresh(client, public_client, first["refresh_token"]).json()["error"] == "invalid_grant"
 
 
+def test_code_replayed_after_a_refresh_revokes_the_newest_pair(client, public_client, code_for):
+    """OAuth 2.1 §4.1.3, RFC 9700 §4.14.2: the access token the code produced is gone (replaced by a
+    refresh); the replay still fails cleanly and revokes the family, the refreshed pair included."""
+    code, pkce = code_for(public_client)
+    first = exchange(client, public_client, code, pkce.verifier).json()
+    second = refresh(client, public_client, first["refresh_token"]).json()
+    replay = exchange(client, public_client, code, pkce.verifier)
+    assert replay.status_code == HTTPStatus.BAD_REQUEST
+    assert replay.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(token_checksum=checksum(second["access_token"])).exists()
+    assert refresh(client, public_client, second["refresh_token"]).json()["error"] == "invalid_grant"
+
+
 def test_expired_code_is_refused(client, public_client, code_for):
     from oauth2_provider.models import Grant
 

@@ -11,8 +11,9 @@ from the per-process cache (``oauth_app/client_cache.py``). What remains per gra
 * refresh_token: the refresh token with its access token and user, read once under its row lock
   (issue 8: two concurrent refreshes cannot both rotate it) and checked here, where DOT would read
   all three again; in the token transaction, the race check and DOT's own re-read of the token, its
-  access token, revoking the old pair (DOT's revoke reads both again, then deletes the access token
-  and its links and marks the refresh token revoked); the new pair and key link.
+  access token, revoking the old pair (DOT's revoke reads both again, deletes the access token,
+  clears the refresh token's link to it and marks it revoked; the key link and the consumed-code
+  record keep no constraint, so they cost nothing here); the new pair and key link.
 
 The activity event each grant records ("token issued/refreshed") is not among them: the log writes
 through the database driver's own cursor (``activity/log.py``), which Django does not count; in
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 CLIENT_CREDENTIALS_QUERIES = 4
 AUTHORIZATION_CODE_QUERIES = 9
-REFRESH_TOKEN_QUERIES = 20
+REFRESH_TOKEN_QUERIES = 18
 
 
 @pytest.fixture
