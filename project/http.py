@@ -7,12 +7,19 @@ again. On SQLite the close of the last connection checkpoints the WAL and delete
 request's open creates it again, registers Django's SQL functions and re-reads the schema: together
 more CPU than the ``/token`` queries themselves (``bench/bench_tokens.py``).
 
-:class:`PooledASGIHandler` is Django's handler with two changes. Each request borrows one of
+:class:`PooledASGIHandler` is Django's handler with three changes. Each request borrows one of
 ``threads`` single-thread executors for its ``ThreadSensitiveContext`` (asgiref's public
 ``executor=`` argument) and gives it back when the response is sent. And the middleware chain is
 loaded in Django's synchronous mode and entered once per request: every middleware here is
 synchronous, and Django's asynchronous mode would hop thread -> event loop -> thread around the
-view (the chain's innermost handler is async), three handoffs where one does. Everything thread-sensitive in
+view (the chain's innermost handler is async), three handoffs where one does. And a request's
+synchronous steps go to its thread in one call, not three: Django sends ``request_started``, runs
+the view and closes the response (``request_finished``, which returns the database connection) in
+separate handoffs, each a future, a thread wake-up and a loop wake-up (a sixth of the CPU of a
+``/token`` request). :meth:`PooledASGIHandler.handle` is Django 5.2's ``ASGIHandler.handle`` with
+those three steps in one call; a response that is not streamed is complete when the view returns,
+so it is closed right there, before it is sent. A streaming response is closed after it was sent,
+as Django does. Everything thread-sensitive in
 a request still runs on one thread, as Django requires; the thread and its SQLite connection are
 simply reused (``CONN_MAX_AGE = None`` for SQLite in ``project/settings.py``; PostgreSQL connections
 come from psycopg's pool either way). The pool is also a bound: at most ``threads`` requests run
@@ -38,8 +45,11 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import set_script_prefix
 
 
 class ExecutorPool:
@@ -101,12 +111,72 @@ class PooledASGIHandler(ASGIHandler):
         # (an async view, such as the SSE probe, is still awaited: Django wraps it in async_to_sync).
         super().load_middleware(is_async=False)
 
+    def _serve(self, request: HttpRequest) -> HttpResponseBase:
+        """The request's synchronous steps, on its thread: started, the view, and (unless streamed) closed."""
+        signals.request_started.send(sender=self.__class__, scope=request.scope)
+        response = self.get_response(request)
+        if not response.streaming:
+            response.close()  # its content is complete; request_finished gives the connection back
+            response.closed_early = True
+        return response
+
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         # Thread-sensitive: on the executor this request borrowed.
-        response = await sync_to_async(self.get_response)(request)
+        response = await sync_to_async(self._serve)(request)
         if response.streaming and (loan := _loan.get()) is not None:
             loan.give_back()  # the stream is sent from the event loop, for as long as it lasts
         return response
+
+    async def handle(self, scope, receive, send) -> None:
+        """Django 5.2's ``ASGIHandler.handle``; ``request_started`` and the response's close move into
+        :meth:`_serve` (one handoff to the request's thread instead of three)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            await sync_to_async(error_response.close)()
+            return
+
+        async def process_request(request, send):
+            response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while the response was being sent
+            return response
+
+        # Watch for a disconnect while the response is produced (Django's order: the watcher first).
+        tasks = [asyncio.create_task(self.listen_for_disconnect(receive)),
+                 asyncio.create_task(process_request(request, send))]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if not getattr(response, "closed_early", False):
+                await sync_to_async(response.close)()
+        body_file.close()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
