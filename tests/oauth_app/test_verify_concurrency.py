@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from oauth_app.exceptions import InvalidToken
@@ -35,7 +35,7 @@ class GatedLookups:
             self.lookups += 1
             self.started.set()
             await self.release.wait()
-        return await sync_to_async(function)(*args)
+        return await database_sync_to_async(function)(*args)  # as the default run: connections closed after
 
 
 async def verify_together(raw: str, gate: GatedLookups) -> list:
@@ -63,7 +63,7 @@ async def test_concurrent_misses_make_one_lookup(raw_token):
 
 async def test_a_revoked_token_is_refused_to_every_waiter(raw_token, public_client):
     """AUTH-08: the shared answer is the refusal too: each caller gets InvalidToken (401)."""
-    await sync_to_async(revoke_client_tokens)(public_client)
+    await database_sync_to_async(revoke_client_tokens)(public_client)
     gate = GatedLookups()
     results = await verify_together(raw_token, gate)
     assert gate.lookups == 1
