@@ -63,6 +63,7 @@ sys.path.insert(0, str(BASE_DIR))
 import orjson  # noqa: E402
 
 from tests.support.daphne import DaphneServer, start_daphne  # noqa: E402
+from tests.support.processes import stop_process  # noqa: E402
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 SDK_SERVER = BASE_DIR / "bench" / "sdk_echo_server.py"
@@ -146,13 +147,7 @@ class UvicornServer:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.sock.close()
 
 

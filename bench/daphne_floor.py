@@ -26,6 +26,7 @@ from pathlib import Path
 
 import bench_mcp as b  # bench/ is sys.path[0] when run as a script
 from machine import machine_info
+from tests.support.processes import stop_process
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -41,11 +42,7 @@ class FloorServer:
                 env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(b.BASE_DIR)})
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self.sock.close()
 
 

@@ -216,11 +216,9 @@ class OAuth2Validator(DOTValidator):
         query each. With DOT's grace period at 0 (see the module docstring) its decisions come down
         to the ones below, taken on the row read here under its lock: were a rotation to commit
         between two reads, the second would take the winner's fresh rotation for reuse and revoke
-        the family (seen under load on PostgreSQL). With a grace period set, DOT decides.
+        the family (seen under load on PostgreSQL). (A grace period cannot be set: hashed storage
+        refuses one, ``oauth2_provider.E001``.)
         """
-        if oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS:
-            with transaction.atomic(using=router.db_for_write(RefreshToken)), acting_as("refresh-reuse"):
-                return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         with transaction.atomic(using=router.db_for_write(RefreshToken)):
             stored = _stored_refresh_token(refresh_token, lock=True)
             if stored is None:

@@ -117,7 +117,6 @@ class PooledASGIHandler(ASGIHandler):
         response = self.get_response(request)
         if not response.streaming:
             response.close()  # its content is complete; request_finished gives the connection back
-            response.closed_early = True
         return response
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
@@ -174,7 +173,7 @@ class PooledASGIHandler(ASGIHandler):
         except asyncio.CancelledError:
             await signals.request_finished.asend(sender=self.__class__)
         else:
-            if not getattr(response, "closed_early", False):
+            if response.streaming:  # any other response was closed in _serve
                 await sync_to_async(response.close)()
         body_file.close()
 

@@ -13,10 +13,14 @@ from project.http import PooledASGIHandler
 from project.sqlite.base import writer_lock
 
 
+def get_scope(path: str) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+
+
 async def get(app, path: str) -> int:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    scope = get_scope(path)
     messages = [{"type": "http.request", "body": b"", "more_body": False}]
     sent: list[dict] = []
     done = asyncio.Event()
@@ -116,9 +120,7 @@ async def test_an_open_stream_does_not_hold_a_thread():
     pool of one thread, a page is answered while a stream is still open."""
     app = PooledASGIHandler(threads=1)
     first_event, hang_up = asyncio.Event(), asyncio.Event()
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": "/mcp/sse-probe", "raw_path": b"/mcp/sse-probe", "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 2), "server": ("testserver", 80)}
+    scope = get_scope("/mcp/sse-probe")
     messages = [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def receive():

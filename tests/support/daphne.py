@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from tests.support import postgres
+from tests.support.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -93,13 +94,7 @@ class DaphneServer:
                 pass  # a server that cannot answer has nothing more to log about earlier requests
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self.sock is not None:
             self.sock.close()
         if self.own_database is not None:
