@@ -3,10 +3,18 @@
 It reads the body, decodes it with orjson, and answers the echo result: no authentication, no
 protocol checks, no dispatch. Served by ``daphne bench.floor_app:application`` in
 ``bench/daphne_floor.py``, it shows how many requests per second daphne itself can serve on this
-machine, the bound for anything served by daphne, ``/mcp`` included.
+machine, the bound for anything served by daphne, ``/mcp`` included. Daphne gets the project's
+own tuning (``project/daphne_tuning.py``, as ``project.asgi`` applies it), so the floor is the
+daphne that ``/mcp`` runs on, not a slower one.
 """
 
 import orjson
+
+from project.daphne_tuning import memoize_content_type_parsing, reap_finished_requests, skip_twisted_request_log
+
+memoize_content_type_parsing()
+reap_finished_requests()
+skip_twisted_request_log()
 
 
 async def application(scope, receive, send):
