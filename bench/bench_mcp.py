@@ -17,6 +17,10 @@ Servers, each one process on a loopback socket the script binds itself:
 * **sdk**: ``bench/sdk_echo_server.py``, the ``mcp`` SDK's ``MCPServer`` with the same tools under
   uvicorn, stateful, JSON responses, **no authentication**.
 
+Both write their servers' default access log, one line per request (daphne's at its default
+verbosity, uvicorn's at its default log level), each to its log file; ``--no-access-log`` runs
+both without (daphne ``-v 0``, uvicorn ``access_log=False``).
+
 The comparison (``--concurrency``, 64 connections): for each era (legacy 2025-11-25 with a session
 per connection; modern 2026-07-28 stateless) and each method (``tools/call`` of ``echo``,
 ``tools/list``), the two servers are measured in alternating rounds, A B A B (``--rounds``), so
@@ -100,6 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-curves", action="store_true", help="only the comparison at --concurrency")
     parser.add_argument("--settings", default="bench.settings_bench", help="DJANGO_SETTINGS_MODULE for daphne")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/mcp-*")
+    parser.add_argument("--no-access-log", action="store_true", help="neither server writes an access log "
+                        "(default: both do, as daphne and uvicorn do by default)")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0 or args.rounds < 1 or args.concurrency < 1:
         parser.error("--seconds, --rounds and --concurrency must be positive, --warmup >= 0")
@@ -151,15 +157,18 @@ class UvicornServer:
         self.sock.close()
 
 
-def start_ours(tmp: Path, settings: str, extra_tools: int = 0) -> tuple[DaphneServer, str]:
-    """daphne with the benchmark settings and a confidential client; returns ``(server, client_id)``."""
+def start_ours(tmp: Path, settings: str, extra_tools: int = 0, access_log: bool = True) -> tuple[DaphneServer, str]:
+    """daphne with the benchmark settings and a confidential client; returns ``(server, client_id)``.
+
+    ``access_log=False`` starts daphne at verbosity 0, which writes no access log.
+    """
     for name in SCRUBBED_ENV:
         os.environ.pop(name, None)
     extra_env = {"DJANGO_SETTINGS_MODULE": settings, "DEBUG": "false", "LOG_LEVEL": "WARNING",
                  "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
                  "BENCH_EXTRA_TOOLS": str(extra_tools)}
     try:
-        server = start_daphne(tmp, extra_env)
+        server = start_daphne(tmp, extra_env, daphne_args=() if access_log else ("-v", "0"))
     except subprocess.CalledProcessError as exc:
         raise SystemExit(f"setting up daphne failed: {' '.join(exc.cmd[1:])}\n{exc.stderr[-3000:]}") from None
     no_delay(server.sock)
@@ -565,8 +574,9 @@ async def sanity(pair: Pair, workload: Workload) -> None:
 
 async def start_pair(tmp: Path, args: argparse.Namespace, extra_tools: int = 0) -> tuple[list[Pair], list]:
     print(f"  starting daphne and the SDK server ({extra_tools} extra tools)…", file=sys.stderr, flush=True)
-    sdk = UvicornServer(tmp, f"sdk-{extra_tools}", "--extra-tools", str(extra_tools))
-    ours, client_id = start_ours(tmp / f"ours-{extra_tools}", args.settings, extra_tools)
+    sdk = UvicornServer(tmp, f"sdk-{extra_tools}", "--extra-tools", str(extra_tools),
+                        *(() if args.no_access_log else ("--access-log",)))
+    ours, client_id = start_ours(tmp / f"ours-{extra_tools}", args.settings, extra_tools, not args.no_access_log)
     token = await obtain_token(port_of(ours.url), client_id)
     pairs = [Pair("ours", port_of(ours.url), ours.process.pid, token), Pair("sdk", sdk.port, sdk.process.pid, None)]
     for pair in pairs:
@@ -586,6 +596,7 @@ async def bench(args: argparse.Namespace, tmp: Path, started: datetime) -> dict:
         print(f"MCP benchmark, {started:%Y-%m-%d %H:%M} UTC: ours = daphne {metadata.version('daphne')} + channels "
               f"{metadata.version('channels')} ({args.settings}, SQLite, JWT auth); SDK = mcp {metadata.version('mcp')} "
               f"MCPServer under uvicorn {metadata.version('uvicorn')} (stateful, JSON responses, no auth). "
+              f"Access logs: {'none' if args.no_access_log else 'both servers (their defaults)'}. "
               f"{os.cpu_count()} CPUs shared with the load generator (raw-socket HTTP/1.1, this process).")
         print(f"Comparison: {args.rounds} alternating rounds per server (A B ...), {args.seconds:g} s measured after "
               f"{args.warmup:g} s warm-up each, {args.concurrency} connections.\n")

@@ -48,7 +48,7 @@ class FloorServer:
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict:
     floor = FloorServer(tmp)
-    sdk = b.UvicornServer(tmp, "sdk")
+    sdk = b.UvicornServer(tmp, "sdk", "--access-log")  # all three write their default access log
     ours, client_id = b.start_ours(tmp / "ours", "bench.settings_bench")
     try:
         token = await b.obtain_token(b.port_of(ours.url), client_id)

@@ -13,7 +13,9 @@ daphne. Defaults mirror ``/mcp`` as closely as the SDK allows:
   without a progress token or log level;
 * ``structured_output=False``: the result is ``content`` only, as ``/mcp`` returns for ``echo``;
 * no authentication (``/mcp`` verifies a bearer JWT on every request);
-* uvicorn without access log, at log level warning (daphne writes no access log by default).
+* uvicorn's access log with ``--access-log`` (uvicorn's default; ``bench_mcp.py`` passes it unless
+  ``--no-access-log``, matching daphne, whose default verbosity writes one line per request);
+  otherwise none, at log level warning.
 
 ``--raw`` serves instead a bare ASGI app that answers every request with the JSON-RPC result of an
 ``echo`` call (``json.loads`` + ``json.dumps``, no MCP at all): the benchmark's baseline, the most
@@ -90,10 +92,13 @@ def main() -> None:
     parser.add_argument("--stateless", action="store_true", help="legacy era without sessions (stateless_http=True)")
     parser.add_argument("--raw", action="store_true", help="serve the bare ASGI echo baseline instead of the SDK")
     parser.add_argument("--extra-tools", type=int, default=0, help="register N more trivial tools (tools/list curve)")
+    parser.add_argument("--access-log", action="store_true", help="uvicorn's access log, one line per request "
+                        "(uvicorn's default, log level info)")
     args = parser.parse_args()
     app = raw_app if args.raw else build_app(args.stateless, args.extra_tools)
     location = {"fd": args.fd} if args.fd is not None else {"host": "127.0.0.1", "port": args.port}
-    uvicorn.run(app, **location, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.run(app, **location, log_level="info" if args.access_log else "warning", access_log=args.access_log,
+                lifespan="on")
 
 
 if __name__ == "__main__":
