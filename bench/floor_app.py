@@ -10,11 +10,9 @@ daphne that ``/mcp`` runs on, not a slower one.
 
 import orjson
 
-from project.daphne_tuning import memoize_content_type_parsing, reap_finished_requests, skip_twisted_request_log
+from project import daphne_tuning
 
-memoize_content_type_parsing()
-reap_finished_requests()
-skip_twisted_request_log()
+daphne_tuning.apply()
 
 
 async def application(scope, receive, send):

@@ -15,12 +15,10 @@ django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application doe
 
 from django.conf import settings  # noqa: E402
 
-from project.daphne_tuning import memoize_content_type_parsing, reap_finished_requests, skip_twisted_request_log  # noqa: E402
+from project import daphne_tuning  # noqa: E402
 from project.http import PooledASGIHandler  # noqa: E402
 
-memoize_content_type_parsing()
-reap_finished_requests()
-skip_twisted_request_log()
+daphne_tuning.apply()
 
 django_asgi_app = PooledASGIHandler(threads=settings.HTTP_THREADS)
 
