@@ -124,6 +124,26 @@ def _detail_text(detail: dict[str, Any]) -> str:
     return text
 
 
+_second_text: dict[int, str] = {}
+
+
+def _sqlite_time(at: float) -> str:
+    """``at`` as Django stores a naive UTC datetime in SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``).
+
+    The second's text is memoized: the events of one flush share a few seconds, and formatting a
+    datetime per row was a fifth of the writer's CPU."""
+    second = int(at)
+    micro = round((at - second) * 1_000_000)  # as datetime.fromtimestamp rounds
+    if micro == 1_000_000:
+        second, micro = second + 1, 0
+    text = _second_text.get(second)
+    if text is None:
+        if len(_second_text) >= 4096:
+            _second_text.clear()
+        text = _second_text[second] = datetime.fromtimestamp(second, dt_timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{micro:06d}"
+
+
 def _insert(batch: list[PendingEvent]) -> None:
     """Multi-row INSERTs, inside the caller's transaction: the ORM's per-object ``bulk_create`` work
     cost more CPU than the ``/mcp`` request itself (see bench/bench_activity.py), and these rows need
@@ -146,9 +166,9 @@ def _insert(batch: list[PendingEvent]) -> None:
         for start in range(0, len(batch), ROWS_PER_STATEMENT):
             chunk = batch[start:start + ROWS_PER_STATEMENT]
             params = []
-            for at, *values in chunk:
-                params.append(str(datetime.fromtimestamp(at, dt_timezone.utc).replace(tzinfo=None)))
-                params += values
+            for event in chunk:
+                params.append(_sqlite_time(event[0]))
+                params.extend(event[1:])
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
         cursor.close()
         return
@@ -375,13 +395,21 @@ def record_tool_call(*, tool: str, outcome: str, duration_ms: float, client_id: 
         session_id: the ``Mcp-Session-Id`` if any (stored hashed), empty for the stateless era.
         error_code: the JSON-RPC error code, if the call failed with one.
     """
-    detail: dict[str, Any] = {}
-    if session_id:
-        detail["session"] = session_ref(session_id)
-    if error_code is not None:
-        detail["error_code"] = int(error_code)
-    record(Kind.TOOL_CALL, client_id=client_id, user_id=user_id, outcome=outcome, tool=tool,
-           duration_ms=round(duration_ms), detail=detail)
+    if error_code is None:
+        detail = _session_detail(session_id) if session_id else "{}"
+    else:
+        detail = _detail_text({"session": session_ref(session_id), "error_code": int(error_code)} if session_id
+                              else {"error_code": int(error_code)})
+    # The tuple pending_event() would build, built here: one per tools/call, on the request's path.
+    _writer.add((time.time(), _TOOL_CALL, (client_id or "")[:255], user_id, "", str(outcome), (tool or "")[:128],
+                 max(0, round(duration_ms)), detail))
+
+
+_TOOL_CALL = str(Kind.TOOL_CALL)
+
+
+def _session_detail(session_id: str) -> str:
+    return _detail_text({"session": session_ref(session_id)})
 
 
 def user_id_of(subject: str, client_id: str) -> int | None:

@@ -165,6 +165,7 @@ def test_background_writer_batches_off_the_calling_thread(settings, alice):
         writer.add(pending(f"t{n}", alice.pk))
     assert tool_calls.count() == 0 and writer.pending() == 4  # the caller wrote nothing
     writer.add(pending("t4", alice.pk))
+    queued_by = timezone.now()
     try:
         assert flushed.wait(10)  # the fifth event wakes the writer thread
     finally:
@@ -173,7 +174,8 @@ def test_background_writer_batches_off_the_calling_thread(settings, alice):
     assert sorted(tool_calls.values_list("tool", flat=True)) == ["t0", "t1", "t2", "t3", "t4"]
     row = tool_calls.get(tool="t2")
     assert (row.detail, row.user, row.duration_ms) == ({"n": "t2"}, alice, 1)
-    assert abs(row.at - queued_at) < timedelta(milliseconds=1)  # the time it was queued, as an aware UTC datetime
+    # The time it was queued (not written), as an aware UTC datetime, to the microsecond.
+    assert queued_at - timedelta(microseconds=1) <= row.at <= queued_by + timedelta(microseconds=1)
 
 
 def test_prune_command_keeps_the_retention(settings):
