@@ -234,3 +234,97 @@ def test_access_log_written_at_once_off_the_event_loop():
     generator = AccessLogGenerator(io.StringIO())
     _entries(generator)
     assert [line.split('"')[2].split()[0] for line in generator.stream.getvalue().splitlines()] == ["200", "401", "500"]
+
+
+# --- Sending at once ----------------------------------------------------------------------------
+
+
+class _Reactor:
+    """What a Twisted connection asks of its reactor when it writes: recorded, not run."""
+
+    def __init__(self) -> None:
+        self.writing: set = set()
+        self.asked_to_watch = 0
+
+    def addWriter(self, selectable) -> None:  # noqa: N802 (Twisted's names)
+        self.writing.add(selectable)
+        self.asked_to_watch += 1
+
+    def removeWriter(self, selectable) -> None:  # noqa: N802
+        self.writing.discard(selectable)
+
+    def addReader(self, selectable) -> None:  # noqa: N802
+        pass
+
+    def removeReader(self, selectable) -> None:  # noqa: N802
+        pass
+
+
+def _connection():
+    import socket
+
+    from twisted.internet import tcp
+
+    assert daphne_tuning.send_at_once()
+    assert daphne_tuning.send_at_once()  # idempotent
+    ours, peer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    reactor = _Reactor()
+    connection = tcp.Connection(ours, protocol=None, reactor=reactor)
+    connection.connected = 1  # what tcp.Server.__init__ sets for an accepted connection
+    return connection, peer, reactor
+
+
+def _drain(connection, peer, expected: int) -> bytes:
+    """Read the peer while the connection's reactor would call doWrite: every byte, in order."""
+    received = bytearray()
+    peer.setblocking(False)
+    while len(received) < expected:
+        if connection in connection.reactor.writing:
+            assert connection.doWrite() is None
+        try:
+            received += peer.recv(1 << 20)
+        except BlockingIOError:
+            pass
+    return bytes(received)
+
+
+def test_a_small_answer_is_sent_at_once_without_watching_the_socket():
+    connection, peer, reactor = _connection()
+    connection.writeSequence([b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n\r\n"])
+    connection.write(b"{}")
+    assert peer.recv(1024) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    assert reactor.asked_to_watch == 0 and connection.dataBuffer == b"" and not connection._tempDataLen
+
+
+def test_what_the_kernel_does_not_take_is_buffered_and_later_writes_queue_behind_it():
+    """A 4 MB body: partly sent, the rest buffered; a write meanwhile waits its turn; all arrives in order."""
+    connection, peer, reactor = _connection()
+    body = bytes(range(256)) * (4 * 4096)
+    connection.write(body)
+    assert reactor.asked_to_watch == 1  # the rest waits for writability, as Twisted does
+    connection.write(b"tail")
+    assert _drain(connection, peer, len(body) + 4) == body + b"tail"
+    assert connection not in reactor.writing  # stopped watching once empty
+    watched = reactor.asked_to_watch
+    peer.setblocking(True)
+    connection.write(b"again")  # nothing waits now: sent at once again
+    assert peer.recv(1024) == b"again" and reactor.asked_to_watch == watched
+
+
+def test_a_write_to_a_connection_the_peer_closed_does_not_raise_and_the_loss_is_found_by_dowrite():
+    from twisted.internet import main
+
+    connection, peer, reactor = _connection()
+    peer.close()
+    connection.write(b"x" * 100)  # may still be accepted by the kernel; the next one meets the reset
+    connection.write(b"y" * 100)
+    if connection in reactor.writing:
+        assert connection.doWrite() is main.CONNECTION_LOST
+
+
+def test_a_closing_connection_writes_through_twisteds_buffer():
+    connection, peer, reactor = _connection()
+    connection.disconnecting = 1
+    connection.write(b"last words")
+    assert reactor.asked_to_watch == 1 and connection._tempDataLen == len(b"last words")  # nothing sent yet
