@@ -395,21 +395,11 @@ def record_tool_call(*, tool: str, outcome: str, duration_ms: float, client_id: 
         session_id: the ``Mcp-Session-Id`` if any (stored hashed), empty for the stateless era.
         error_code: the JSON-RPC error code, if the call failed with one.
     """
-    if error_code is None:
-        detail = _session_detail(session_id) if session_id else "{}"
-    else:
-        detail = _detail_text({"session": session_ref(session_id), "error_code": int(error_code)} if session_id
-                              else {"error_code": int(error_code)})
-    # The tuple pending_event() would build, built here: one per tools/call, on the request's path.
-    _writer.add((time.time(), _TOOL_CALL, (client_id or "")[:255], user_id, "", str(outcome), (tool or "")[:128],
-                 max(0, round(duration_ms)), detail))
-
-
-_TOOL_CALL = str(Kind.TOOL_CALL)
-
-
-def _session_detail(session_id: str) -> str:
-    return _detail_text({"session": session_ref(session_id)})
+    detail: dict[str, Any] = {"session": session_ref(session_id)} if session_id else {}
+    if error_code is not None:
+        detail["error_code"] = int(error_code)
+    record(Kind.TOOL_CALL, client_id=client_id, user_id=user_id, outcome=outcome, tool=tool,
+           duration_ms=round(duration_ms), detail=detail)
 
 
 def user_id_of(subject: str, client_id: str) -> int | None:

@@ -208,7 +208,7 @@ def send_at_once() -> bool:
             # Lost: buffered as Twisted would, its next doWrite meets the same error and closes properly.
             return buffered_write(self, data)
         if sent < len(data):
-            return abstract.FileDescriptor.write(self, memoryview(data)[sent:].tobytes())
+            return abstract.FileDescriptor.write(self, data[sent:])
         return None
 
     def writeSequence(self, iovec) -> None:
