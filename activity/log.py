@@ -2,8 +2,9 @@
 
 Every ``record_*`` function builds a small tuple (:class:`PendingEvent`) and appends it to
 an in-process buffer (a ``deque.append``: no I/O, safe from sync and async code alike). A daemon
-thread writes the buffer with one ``bulk_create`` every ``ACTIVITY_FLUSH_SECONDS`` or as soon as
-``ACTIVITY_BATCH_SIZE`` events are waiting (one ``executemany`` INSERT), so neither ``/mcp`` nor ``/token`` waits for the log.
+thread writes the buffer every ``ACTIVITY_FLUSH_SECONDS``, or as soon as ``ACTIVITY_BATCH_SIZE``
+events are waiting, in one transaction (:func:`_insert`), so neither ``/mcp`` nor ``/token``
+waits for the log.
 Pages that read the log call :func:`flush` first, so what this process recorded is visible.
 
 With ``ACTIVITY_BACKGROUND = False`` (the unit tests) each event is written at once, in the
@@ -30,8 +31,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Any
+
+import orjson
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -93,17 +96,20 @@ def admin_actor(user) -> str:
 
 PendingEvent = tuple
 """An event waiting to be written: a plain tuple of atomic values, in the table's column order
-(:data:`_COLUMNS`): ``at`` (seconds since the epoch, a float), ``kind``, ``client_id``, ``user_id``,
-``actor``, ``outcome``, ``tool``, ``duration_ms`` and ``detail`` (already JSON text).
+(:data:`_COLUMNS`): ``at`` (whole microseconds since the epoch, an int), ``kind``, ``client_id``,
+``user_id``, ``actor``, ``outcome``, ``tool``, ``duration_ms`` and ``detail`` (already JSON text).
 
 Plain tuples of strings and numbers, not a NamedTuple holding a dict and a datetime: the
 collector stops tracking such tuples after its first pass, so the thousands waiting between two
 flushes under load do not make every collection of the event loop's thread longer, and the
-expensive conversions (the time as text, the JSON) happen in the writer or come from a memo."""
+expensive conversions (the time as text, the JSON) happen in the writer, in the database or come
+from a memo."""
 _COLUMNS = ("at", "kind", "client_id", "user_id", "actor", "outcome", "tool", "duration_ms", "detail")
-ROWS_PER_STATEMENT = 500  # 4,500 parameters: below SQLite's limit (32,766) and PostgreSQL's (65,535)
 FLUSH_LIMIT = 20_000
 """Most events one flush writes (in one transaction, so one commit); the rest wait for the next."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 _detail_json: dict[tuple, str] = {}
@@ -127,15 +133,13 @@ def _detail_text(detail: dict[str, Any]) -> str:
 _second_text: dict[int, str] = {}
 
 
-def _sqlite_time(at: float) -> str:
-    """``at`` as Django stores a naive UTC datetime in SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``).
+def _sqlite_time(at: int) -> str:
+    """``at`` (microseconds) as Django stores a naive UTC datetime in SQLite
+    (``YYYY-MM-DD HH:MM:SS.ffffff``).
 
     The second's text is memoized: the events of one flush share a few seconds, and formatting a
     datetime per row was a fifth of the writer's CPU."""
-    second = int(at)
-    micro = round((at - second) * 1_000_000)  # as datetime.fromtimestamp rounds
-    if micro == 1_000_000:
-        second, micro = second + 1, 0
+    second, micro = divmod(at, 1_000_000)
     text = _second_text.get(second)
     if text is None:
         if len(_second_text) >= 4096:
@@ -144,24 +148,44 @@ def _sqlite_time(at: float) -> str:
     return f"{text}.{micro:06d}"
 
 
+ROWS_PER_STATEMENT = 500  # 4,500 parameters: below SQLite's limit (32,766)
+
+# PostgreSQL turns the batch, one JSON array of the PendingEvent tuples, back into rows itself, in
+# its own process; `at` arrives as integer microseconds and stays exact.
+_PG_SELECT_ROWS = (
+    "SELECT TIMESTAMPTZ 'epoch' + (e->>0)::bigint * INTERVAL '1 microsecond', e->>1, e->>2,"
+    " (e->>3)::bigint, e->>4, e->>5, e->>6, (e->>7)::bigint, (e->>8)::jsonb"
+    " FROM json_array_elements(%s::json) AS e"
+)
+
+
 def _insert(batch: list[PendingEvent]) -> None:
-    """Multi-row INSERTs, inside the caller's transaction: the ORM's per-object ``bulk_create`` work
-    cost more CPU than the ``/mcp`` request itself (see bench/bench_activity.py), and these rows need
-    none of it. One statement per :data:`ROWS_PER_STATEMENT` rows rather than executemany: SQLite's
-    driver gives up the GIL around every row's step, and under load each such hand-over stalls the
-    event loop serving /mcp."""
+    """Write ``batch`` inside the caller's transaction with as little Python as each database allows.
+
+    Why not ``bulk_create``: in a loaded server the writer thread competes with the event loop
+    serving ``/mcp`` for the CPU and the GIL, and the ORM's per-object work cost more CPU than the
+    request itself (see bench/bench_activity.py). Both paths use the driver's own cursor, which
+    bypasses Django's query rewriting (a regular expression over the whole statement) and its
+    query log.
+
+    * SQLite: multi-row VALUES, :data:`ROWS_PER_STATEMENT` rows per statement, with the values
+      SQLite would get from Django's adapters (the time as text, the JSON text). Not executemany:
+      the driver gives up the GIL around every row's step, and under load each hand-over stalls
+      the event loop. Not one JSON parameter unpacked by ``json_each``: SQLite's JSON functions
+      cost more CPU than the Python they replace.
+    * PostgreSQL: one ``INSERT ... SELECT`` over one JSON parameter (one orjson call here); the
+      server parses and converts in its own process.
+    """
     connection = connections[router.db_for_write(Event)]
     ops = connection.ops
     table = ops.quote_name(Event._meta.db_table)
     columns = ", ".join(ops.quote_name(Event._meta.get_field(name).column) for name in _COLUMNS)
-    if connection.vendor == "sqlite":
-        # SQLite stores what Django's adapters would produce for these columns: the naive UTC
-        # time as text and the JSON text. Written through the driver's own cursor (on both
-        # databases) with its own placeholders, which spares Django's query rewriting (a regular
-        # expression over the whole statement) and per-value adapters; such writes do not show in
-        # Django's query log.
-        connection.ensure_connection()
-        cursor = connection.connection.cursor()
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    try:
+        if connection.vendor == "postgresql":  # the two databases this project supports
+            cursor.execute(f"INSERT INTO {table} ({columns}) {_PG_SELECT_ROWS}", [orjson.dumps(batch).decode()])
+            return
         placeholders = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
         for start in range(0, len(batch), ROWS_PER_STATEMENT):
             chunk = batch[start:start + ROWS_PER_STATEMENT]
@@ -170,19 +194,8 @@ def _insert(batch: list[PendingEvent]) -> None:
                 params.append(_sqlite_time(event[0]))
                 params.extend(event[1:])
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
+    finally:
         cursor.close()
-        return
-    # PostgreSQL (psycopg's own cursor too): the JSON text is cast to the column's jsonb.
-    connection.ensure_connection()
-    placeholders = "(" + ", ".join(["%s"] * (len(_COLUMNS) - 1) + ["CAST(%s AS jsonb)"]) + ")"
-    with connection.connection.cursor() as cursor:
-        for start in range(0, len(batch), ROWS_PER_STATEMENT):
-            chunk = batch[start:start + ROWS_PER_STATEMENT]
-            params = []
-            for at, *values in chunk:
-                params.append(ops.adapt_datetimefield_value(datetime.fromtimestamp(at, dt_timezone.utc)))
-                params += values
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))}", params)
 
 
 def _in_event_loop() -> bool:
@@ -284,9 +297,8 @@ class _Writer:
         written = 0
         with self._lock:
             while self._pending:
-                batch = []
-                while self._pending and len(batch) < FLUSH_LIMIT:
-                    batch.append(self._pending.popleft())
+                popleft = self._pending.popleft
+                batch = [popleft() for _ in range(min(len(self._pending), FLUSH_LIMIT))]
                 try:
                     # One transaction (one commit) for the whole batch.
                     with transaction.atomic(using=router.db_for_write(Event), savepoint=False):
@@ -345,7 +357,8 @@ def pending_event(kind: str, *, client_id: str = "", user_id: int | None = None,
                   outcome: str = Outcome.OK, tool: str = "", duration_ms: int | None = None,
                   detail: dict[str, Any] | None = None, at: datetime | None = None) -> PendingEvent:
     """The :data:`PendingEvent` :func:`record` queues (strings truncated to their columns)."""
-    return (time.time() if at is None else at.timestamp(), str(kind), (client_id or "")[:255], user_id,
+    at_us = time.time_ns() // 1000 if at is None else (at - _EPOCH) // _MICROSECOND
+    return (at_us, str(kind), (client_id or "")[:255], user_id,
             (actor or "")[:160], str(outcome), (tool or "")[:128],
             None if duration_ms is None else max(0, int(duration_ms)), _detail_text(detail) if detail else "{}")
 

@@ -23,7 +23,7 @@ both without (daphne ``-v 0``, uvicorn ``access_log=False``).
 
 The comparison (``--concurrency``, 64 connections): for each era (legacy 2025-11-25 with a session
 per connection; modern 2026-07-28 stateless) and each method (``tools/call`` of ``echo``,
-``tools/list``), the two servers are measured in alternating rounds, A B A B (``--rounds``), so
+``tools/list``), the two servers are measured in alternating rounds, A B, B A, ... (``--rounds``), so
 both see the same machine conditions; the report gives per server requests per second, p50/p99
 latency and server CPU per request (from ``/proc``), and the **ratio ours / SDK**.
 
@@ -51,6 +51,7 @@ import math
 import os
 import socket
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -94,7 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per round (default: 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="untimed load before each round (default: 1)")
-    parser.add_argument("--rounds", type=int, default=2, help="A B rounds per comparison (default: 2: A B A B)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per comparison (default: 2: A B, B A)")
     parser.add_argument("--concurrency", type=int, default=64, help="connections for the comparison (default: 64)")
     parser.add_argument("--connections", default="1,16,64,256", help="the connection curve (default: 1,16,64,256)")
     parser.add_argument("--tool-counts", default="1,50,500", help="the tools/list curve (default: 1,50,500)")
@@ -484,22 +485,36 @@ class Pair:
 
 async def compare(pairs: list[Pair], workload: Workload, connections: int, seconds: float, warmup: float,
                   rounds: int) -> dict[str, Sample]:
-    """Alternate the servers round by round (A B A B ...) and sum each server's rounds."""
+    """Alternate the servers round by round and sum each server's rounds.
+
+    The order flips every round (A B, B A, A B, ...), so a server that always ran first or second
+    gains nothing from a trend in the machine's speed; each round's rps is kept in
+    ``extra["round_rps"]`` for :func:`paired_ratio`."""
     totals: dict[str, Sample] = {}
     for round_number in range(rounds):
-        for pair in pairs:
+        for pair in (pairs if round_number % 2 == 0 else pairs[::-1]):
             print(f"  {workload.era} {workload.label} @{connections}: {pair.name}, round {round_number + 1}…",
                   file=sys.stderr, flush=True)
             sample = await measure(pair.name, workload, pair.port, pair.token, pair.pid, connections, seconds, warmup)
-            totals.setdefault(pair.name, Sample(pair.name, workload, connections, server_cpu=0.0)).add(sample)
+            total = totals.setdefault(pair.name, Sample(pair.name, workload, connections, server_cpu=0.0))
+            total.add(sample)
+            total.extra.setdefault("round_rps", []).append(round(sample.rps, 1))
     return totals
+
+
+def paired_ratio(a: Sample, b: Sample) -> float | None:
+    """The median over rounds of a's rps / b's rps in the same round: each round's two servers ran
+    back to back, so a slow spell of the shared machine moves both sides of its ratio."""
+    pairs = [x / y for x, y in zip(a.extra.get("round_rps", []), b.extra.get("round_rps", [])) if y]
+    return round(statistics.median(pairs), 3) if pairs else None
 
 
 def ratio(ours: Sample, sdk: Sample) -> dict:
     def div(a, b):
         return round(a / b, 3) if a is not None and b else None
 
-    return {"rps": div(ours.rps, sdk.rps), "p50": div(ours.percentile_ms(50), sdk.percentile_ms(50)),
+    return {"rps": div(ours.rps, sdk.rps), "rps_median_of_rounds": paired_ratio(ours, sdk),
+            "p50": div(ours.percentile_ms(50), sdk.percentile_ms(50)),
             "p99": div(ours.percentile_ms(99), sdk.percentile_ms(99)),
             "server_cpu_per_request": div(ours.cpu_ms_per_request, sdk.cpu_ms_per_request)}
 
@@ -598,7 +613,7 @@ async def bench(args: argparse.Namespace, tmp: Path, started: datetime) -> dict:
               f"MCPServer under uvicorn {metadata.version('uvicorn')} (stateful, JSON responses, no auth). "
               f"Access logs: {'none' if args.no_access_log else 'both servers (their defaults)'}. "
               f"{os.cpu_count()} CPUs shared with the load generator (raw-socket HTTP/1.1, this process).")
-        print(f"Comparison: {args.rounds} alternating rounds per server (A B ...), {args.seconds:g} s measured after "
+        print(f"Comparison: {args.rounds} alternating rounds per server (A B, B A, ...), {args.seconds:g} s measured after "
               f"{args.warmup:g} s warm-up each, {args.concurrency} connections.\n")
         comparison = []
         for workload in (Workload("legacy", "tools/call"), Workload("modern", "tools/call"),

@@ -186,3 +186,25 @@ def test_prune_command_keeps_the_retention(settings):
     call_command("pruneactivity", stdout=out)
     assert list(Event.objects.filter(kind="mcp.tool_call").values_list("tool", flat=True)) == ["new"]
     assert "Deleted 1 activity event(s) older than 30 day(s)." in out.getvalue()
+
+
+def test_rows_keep_every_value_exactly(alice):
+    """What a batch writes reads back unchanged through the ORM, on SQLite and on PostgreSQL alike
+    (each database has its own insert path): the time to the microsecond, including a second's
+    first and last microsecond, text outside ASCII and with quotes, nulls, and the detail dict."""
+    times = [timezone.now().replace(microsecond=0) - timedelta(days=3),
+             timezone.now().replace(microsecond=999_999) - timedelta(days=2),
+             timezone.now().replace(microsecond=123_456)]
+    for n, at in enumerate(times):
+        log.record(log.Kind.TOOL_CALL, client_id=f"cl'ient-{n}", user_id=alice.pk if n else None,
+                   actor='admin:"ève"', outcome=log.Outcome.ERROR, tool=f"outil-été-{n}",
+                   duration_ms=None if n == 1 else n * 7, detail={"quote": "it's \"x\"", "n": n, "emoji": "🔧"}, at=at)
+    log.flush()
+    rows = list(Event.objects.filter(kind=log.Kind.TOOL_CALL).order_by("at"))
+    assert [row.at for row in rows] == times
+    assert [row.client_id for row in rows] == ["cl'ient-0", "cl'ient-1", "cl'ient-2"]
+    assert [row.user_id for row in rows] == [None, alice.pk, alice.pk]
+    assert [row.duration_ms for row in rows] == [0, None, 14]
+    assert {(row.actor, row.outcome) for row in rows} == {('admin:"ève"', "error")}
+    assert [row.tool for row in rows] == ["outil-été-0", "outil-été-1", "outil-été-2"]
+    assert rows[2].detail == {"quote": "it's \"x\"", "n": 2, "emoji": "🔧"}
