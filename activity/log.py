@@ -293,12 +293,18 @@ class _Writer:
                 log.warning("Could not release the activity writer's database connection", exc_info=True)
 
     def flush(self) -> int:
-        """Write every waiting event now, in the calling thread; returns how many were written."""
+        """Write the events waiting when it is called, in the calling thread; returns how many were
+        written.
+
+        Events queued while it writes wait for the next flush: draining until the queue is empty
+        would, under load, keep the writer committing small batches back to back (a new one every
+        few milliseconds), each commit rewriting the table's and indexes' last pages."""
         written = 0
         with self._lock:
-            while self._pending:
+            waiting = len(self._pending)
+            while written < waiting and self._pending:
                 popleft = self._pending.popleft
-                batch = [popleft() for _ in range(min(len(self._pending), FLUSH_LIMIT))]
+                batch = [popleft() for _ in range(min(len(self._pending), waiting - written, FLUSH_LIMIT))]
                 try:
                     # One transaction (one commit) for the whole batch.
                     with transaction.atomic(using=router.db_for_write(Event), savepoint=False):

@@ -21,7 +21,10 @@ CPU per request, and the median of the rounds' own ratios (each round's two serv
 back); the goal is at most 5 % lost. On a shared machine the rps ratio drifts with
 the neighbours' load, so the script also measures, on the logged server's own database once the
 rounds are over, the CPU one event costs to queue (the request's share) and to write (the writer
-thread's), as a fraction of the plain server's CPU per request: the figure least moved by noise.
+thread's), as a fraction of the plain server's CPU per request. (That idle figure once hid the
+real cost: the writer drained its queue until empty, so under load it committed small batches
+back to back and the logged server lost 10-15%; a flush now writes what was waiting when it
+began.)
 Results go to ``bench/results/activity-<UTC>.json``.
 """
 

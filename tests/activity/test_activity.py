@@ -208,3 +208,28 @@ def test_rows_keep_every_value_exactly(alice):
     assert {(row.actor, row.outcome) for row in rows} == {('admin:"ève"', "error")}
     assert [row.tool for row in rows] == ["outil-été-0", "outil-été-1", "outil-été-2"]
     assert rows[2].detail == {"quote": "it's \"x\"", "n": 2, "emoji": "🔧"}
+
+
+def test_a_flush_writes_what_was_waiting_and_leaves_later_events_to_the_next(monkeypatch, alice):
+    """Under load, events keep arriving while the writer writes. A flush takes what was queued
+    when it started (one transaction) and leaves the rest for the next flush: draining until
+    the queue was empty kept the writer committing tiny batches back to back, which cost /mcp a
+    tenth of its requests in bench/bench_activity.py."""
+    writer = log._Writer()
+    batches: list[int] = []
+    real_insert = log._insert
+
+    def insert(batch):
+        batches.append(len(batch))
+        if len(batches) == 1:  # events queued while this batch is written
+            for n in range(3):
+                writer._pending.append(pending(f"late{n}", alice.pk))
+        real_insert(batch)
+
+    monkeypatch.setattr(log, "_insert", insert)
+    for n in range(5):
+        writer._pending.append(pending(f"early{n}", alice.pk))
+    assert writer.flush() == 5 and batches == [5] and writer.pending() == 3
+    assert writer.flush() == 3 and batches == [5, 3] and writer.pending() == 0
+    assert Event.objects.filter(kind=log.Kind.TOOL_CALL, tool__startswith="early").count() == 5
+    assert Event.objects.filter(kind=log.Kind.TOOL_CALL, tool__startswith="late").count() == 3
