@@ -3,7 +3,7 @@
 
 Run on demand (never by the test suite)::
 
-    .venv/bin/python bench/bench_activity.py                 # 8 rounds of 3 s per server and era, about 3 minutes
+    .venv/bin/python bench/bench_activity.py                 # 16 rounds of 3 s per server and era, about 5 minutes
     .venv/bin/python bench/bench_activity.py --seconds 10 --rounds 3
 
 Two daphne processes from ``bench/bench_mcp.py``'s harness, same machine, same SQLite setup:
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per round and server (default 3)")
     parser.add_argument("--warmup", type=float, default=1.0, help="untimed load before each round (default 1)")
-    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds (default 8)")
+    parser.add_argument("--rounds", type=int, default=16, help="alternating rounds (default 16)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--eras", default="modern,legacy", help="which eras' tools/call to load (default both)")
     parser.add_argument("--no-json", action="store_true")
