@@ -22,7 +22,7 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     list_select_related = ("user",)
     list_per_page = 100
-    fields = ("at", "kind", "what", "client", "user", "actor", "outcome", "tool", "duration_ms", "detail")
+    fields = ("at", "kind", "what", "client", "user", "actor", "outcome", "tool", "duration_ms", "count", "detail")
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:

@@ -27,6 +27,10 @@ class Event(models.Model):
       ``user``, ``refresh-reuse``, ``code-replay``, ``key-retirement``, ``client-disabled``.
     * ``outcome``: ``ok``, ``error`` or ``denied`` (tool calls, consent).
     * ``tool`` / ``duration_ms``: for tool calls. Arguments are never stored.
+    * ``count``: how many events the row stands for. Tool calls that are identical in everything
+      but their duration (client, person, tool, outcome, session, error code) and fall in the
+      same second are written as one row, as syslog writes "last message repeated N times": then
+      ``at`` is the latest of them and ``duration_ms`` the longest. Every other event is one row.
     * ``detail``: small non-secret facts (scope, grant type, registration source, kid, session hash).
     """
 
@@ -66,6 +70,7 @@ class Event(models.Model):
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OK)
     tool = models.CharField(max_length=128, blank=True, default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    count = models.PositiveIntegerField(_("count"), default=1)
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:

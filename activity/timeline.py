@@ -41,6 +41,9 @@ def describe(event: Event) -> str:
     if kind == Kind.TOKEN_REVOKED:
         return f"Token revoked by {event.actor or 'unknown'}"
     if kind == Kind.TOOL_CALL:
+        if event.count > 1:
+            longest = f", the longest in {event.duration_ms} ms" if event.duration_ms is not None else ""
+            return f"Tool {event.tool}: {event.outcome} ×{event.count:,} within a second{longest}"
         duration = f" in {event.duration_ms} ms" if event.duration_ms is not None else ""
         return f"Tool {event.tool}: {event.outcome}{duration}"
     if kind in (Kind.SESSION_OPENED, Kind.SESSION_CLOSED):

@@ -233,3 +233,48 @@ def test_a_flush_writes_what_was_waiting_and_leaves_later_events_to_the_next(mon
     assert writer.flush() == 3 and batches == [5, 3] and writer.pending() == 0
     assert Event.objects.filter(kind=log.Kind.TOOL_CALL, tool__startswith="early").count() == 5
     assert Event.objects.filter(kind=log.Kind.TOOL_CALL, tool__startswith="late").count() == 3
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_identical_tool_calls_in_one_second_are_one_row(settings, alice):
+    """A burst of identical tool calls is one row with its count (syslog's "repeated N times"),
+    the latest time and the longest duration; calls that differ in any recorded fact, fall in
+    another second, or are not tool calls keep rows of their own."""
+    settings.ACTIVITY_BACKGROUND = True
+    settings.ACTIVITY_FLUSH_SECONDS = 60
+    settings.ACTIVITY_BATCH_SIZE = 10**6  # only the explicit flush below writes
+    writer = log._Writer()
+    second = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+
+    def call(tool: str = "echo", at_us: int = 0, duration: int = 1, **facts) -> log.PendingEvent:
+        return log.pending_event(log.Kind.TOOL_CALL, client_id=facts.get("client_id", "c1"), user_id=alice.pk,
+                                 outcome=facts.get("outcome", "ok"), tool=tool, duration_ms=duration,
+                                 detail=facts.get("detail"), at=second + timedelta(microseconds=at_us))
+
+    events = [call(at_us=10, duration=3), call(at_us=999_999, duration=9), call(at_us=500, duration=2),
+              call(outcome="error"), call(detail={"session": "s2"}), call(client_id="c2"), call(tool="other"),
+              call(at_us=1_000_000),  # the next second
+              log.pending_event(log.Kind.SESSION_OPENED, client_id="c1", user_id=alice.pk, at=second),
+              log.pending_event(log.Kind.SESSION_OPENED, client_id="c1", user_id=alice.pk, at=second)]
+    try:
+        for event in events:
+            writer.add(event)
+        assert writer.flush() == len(events)
+    finally:
+        writer.stop()
+    rows = list(Event.objects.filter(client_id__in=["c1", "c2"]).order_by("pk"))
+    burst = rows[0]
+    assert (burst.count, burst.duration_ms, burst.at) == (3, 9, second + timedelta(microseconds=999_999))
+    assert [(row.kind, row.client_id, row.tool, row.outcome, row.detail, row.count) for row in rows[1:]] == [
+        ("mcp.tool_call", "c1", "echo", "error", {}, 1),
+        ("mcp.tool_call", "c1", "echo", "ok", {"session": "s2"}, 1),
+        ("mcp.tool_call", "c2", "echo", "ok", {}, 1),
+        ("mcp.tool_call", "c1", "other", "ok", {}, 1),
+        ("mcp.tool_call", "c1", "echo", "ok", {}, 1),
+        ("mcp.session_opened", "c1", "", "ok", {}, 1),
+        ("mcp.session_opened", "c1", "", "ok", {}, 1),
+    ]
+    assert rows[5].at == second + timedelta(seconds=1)
+    from activity.timeline import describe
+    assert describe(burst) == "Tool echo: ok ×3 within a second, the longest in 9 ms"
+    assert describe(rows[1]) == "Tool echo: error in 1 ms"
