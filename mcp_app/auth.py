@@ -17,7 +17,7 @@ from oauth2_provider.www_authenticate import build_bearer_challenge
 from oauth_app.exceptions import TokenError
 from oauth_app.tokens import Principal, averify_access_token
 
-from .conf import mcp_settings
+from .conf import mcp_settings, setting
 from .db import run_sync
 
 
@@ -76,4 +76,4 @@ async def authenticate(authorization: str | None) -> Principal:
     raw = bearer_token(authorization)
     if raw is None:
         raise NoToken()
-    return await averify_access_token(raw, settings.MCP_RESOURCE, tuple(mcp_settings.REQUIRED_SCOPES), run=run_sync)
+    return await averify_access_token(raw, setting("MCP_RESOURCE"), tuple(mcp_settings.REQUIRED_SCOPES), run=run_sync)

@@ -1,6 +1,11 @@
-"""Typed access to the ``MCP_APP`` settings namespace, read live (so tests can override settings).
+"""Typed access to the ``MCP_APP`` settings namespace, and the other settings ``/mcp`` reads per request.
 
 Defaults live in :data:`DEFAULTS`; ``project/settings.py`` sets ``MCP_APP`` from the environment.
+Settings are read through Django's ``LazySettings``, whose every attribute access runs Python code
+(``LazyObject.__getattribute__``): several per request were about a tenth of ``/mcp``'s own CPU.
+So the values are held here and dropped on Django's ``setting_changed`` signal, which every way of
+overriding settings sends (``override_settings``, pytest-django's ``settings`` fixture); a change
+inside the ``MCP_APP`` dict itself is still seen, since the dict is held, not copied.
 """
 
 from __future__ import annotations
@@ -8,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
     "SERVER_NAME": "django-mcp-server",
@@ -38,10 +45,34 @@ DEFAULTS: dict[str, Any] = {
 
 
 class MCPSettings:
+    def __init__(self) -> None:
+        self._namespace: dict[str, Any] | None = None
+
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown MCP_APP setting {name!r}")
-        return getattr(settings, "MCP_APP", {}).get(name, DEFAULTS[name])
+        namespace = self._namespace
+        if namespace is None:
+            namespace = self._namespace = getattr(settings, "MCP_APP", {})
+        return namespace.get(name, DEFAULTS[name])
 
 
 mcp_settings = MCPSettings()
+
+_held: dict[str, Any] = {}
+
+
+def setting(name: str, default: Any = None) -> Any:
+    """``getattr(settings, name, default)``, held until the setting changes."""
+    try:
+        return _held[name]
+    except KeyError:
+        value = _held[name] = getattr(settings, name, default)
+        return value
+
+
+@receiver(setting_changed)
+def _setting_changed(setting: str, **kwargs: Any) -> None:
+    _held.pop(setting, None)
+    if setting == "MCP_APP":
+        mcp_settings._namespace = None

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from oauth_app.redirects import LOOPBACK_HOSTS
 
+from ..conf import setting
 from ..protocol import headers as h
 from ..protocol.errors import ForbiddenHost, ForbiddenOrigin, NotAcceptable, UnsupportedMediaType
 from .http import Request
@@ -29,10 +29,10 @@ PREFLIGHT_HEADERS = ((b"access-control-allow-methods", ALLOW_METHODS), (b"access
                      (b"access-control-max-age", b"86400"))
 
 
-def _allowed_hosts() -> list[str]:
-    allowed = settings.ALLOWED_HOSTS
-    if settings.DEBUG and not allowed:  # what Django's HttpRequest.get_host allows in that case
-        return [".localhost", "127.0.0.1", "[::1]"]
+def _allowed_hosts() -> tuple[str, ...]:
+    allowed = tuple(setting("ALLOWED_HOSTS"))
+    if setting("DEBUG") and not allowed:  # what Django's HttpRequest.get_host allows in that case
+        return (".localhost", "127.0.0.1", "[::1]")
     return allowed
 
 
@@ -46,7 +46,7 @@ def check_host(request: Request) -> None:
         server = request.scope.get("server")
         host = f"{server[0]}:{server[1]}" if server and server[0] else ""
     allowed = _allowed_hosts()
-    key = (host, tuple(allowed))  # the verdict per Host value and setting
+    key = (host, allowed)  # the verdict per Host value and setting
     verdict = _checked_hosts.get(key)
     if verdict is None:
         domain, _ = split_domain_port(host)
@@ -59,8 +59,8 @@ def check_host(request: Request) -> None:
 
 
 def origin_allowed(origin: str) -> bool:
-    listed = [entry for entry in getattr(settings, "CORS_ORIGINS", []) if entry != "*"]
-    if origin == settings.PUBLIC_URL or origin in listed:
+    listed = [entry for entry in setting("CORS_ORIGINS", []) if entry != "*"]
+    if origin == setting("PUBLIC_URL") or origin in listed:
         return True
     parts = urlsplit(origin)
     return parts.scheme in {"http", "https"} and (parts.hostname or "") in LOOPBACK_HOSTS
