@@ -7,6 +7,7 @@ prompts) or ``params.uri`` (resources). Values may be RFC 2047-style ``=?base64?
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import re
 from typing import Any
@@ -24,6 +25,7 @@ _ENCODED = re.compile(r"^=\?base64\?([A-Za-z0-9+/=_-]*)\?=$")
 _VISIBLE = re.compile(r"^[\x20-\x7e]*$")
 
 
+@functools.lru_cache(maxsize=1024)  # a client repeats its few method and tool names; refusals are not kept
 def decode_header_value(value: str) -> str:
     """Decode ``=?base64?...?=`` values; refuse control or non-ASCII characters."""
     match = _ENCODED.match(value)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from django.http.request import split_domain_port, validate_host
@@ -78,12 +79,18 @@ def check_origin(request: Request) -> list[tuple[bytes, bytes]]:
 
 
 def check_post_media_types(request: Request) -> None:
-    content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise UnsupportedMediaType()
-    accept = request.header("accept") or ""
-    if not (h.accepts(accept, "application/json") and h.accepts(accept, "text/event-stream")):
-        raise NotAcceptable()
+    refusal = _post_media_refusal(request.header("content-type"), request.header("accept"))
+    if refusal is not None:
+        raise refusal()
+
+
+@functools.lru_cache(maxsize=256)  # clients send a handful of distinct pairs; client-chosen, so bounded
+def _post_media_refusal(content_type: str | None, accept: str | None) -> type[Exception] | None:
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        return UnsupportedMediaType
+    if not (h.accepts(accept or "", "application/json") and h.accepts(accept or "", "text/event-stream")):
+        return NotAcceptable
+    return None
 
 
 def check_get_media_types(request: Request) -> None:
