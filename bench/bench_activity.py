@@ -43,8 +43,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_mcp import (  # noqa: E402
-    BASE_DIR, PACKAGES, RESULTS_DIR, Pair, Workload, compare, obtain_token, paired_ratio, port_of, sanity, start_ours,
-    table,
+    BASE_DIR, PACKAGES, RESULTS_DIR, Pair, Workload, compare, obtain_token, paired_quartiles, paired_ratio, port_of,
+    sanity, start_ours, table,
 )
 from machine import machine_info  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 
@@ -104,6 +104,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> dict:
                 "plain": plain.as_dict(), "logged": logged.as_dict(),
                 "rps_ratio": logged.rps / plain.rps if plain.rps else None,
                 "rps_ratio_median_of_rounds": paired_ratio(logged, plain),
+                "rps_ratio_rounds_quartiles": paired_quartiles(logged, plain),
                 "cpu_ratio": (logged.cpu_ms_per_request / plain.cpu_ms_per_request
                               if logged.cpu_ms_per_request and plain.cpu_ms_per_request else None),
             }
@@ -122,8 +123,10 @@ async def bench(args: argparse.Namespace, tmp: Path) -> dict:
             found["per_row_share_of_request_cpu"] = ((distinct["queue_us"] + distinct["write_us"]) / 1000 / cpu
                                                      if cpu else None)
             median = found["rps_ratio_median_of_rounds"]
+            low, high = found["rps_ratio_rounds_quartiles"] or (median, median)
             print(f"{era}: logged / plain rps {found['rps_ratio']:.3f}x ({(1 - found['rps_ratio']) * 100:+.1f}% lost; "
-                  f"median of the rounds' ratios {median:.3f}x, {(1 - median) * 100:+.1f}% lost), "
+                  f"median of the rounds' ratios {median:.3f}x, {(1 - median) * 100:+.1f}% lost, quartiles "
+                  f"{low:.3f}x-{high:.3f}x), "
                   f"server CPU per request {found['cpu_ratio']:.3f}x; a call with a row of its own costs "
                   f"{found['per_row_share_of_request_cpu'] * 100:.1f}% of plain's CPU per request when idle")
         print(f"CPU per event in the logged server's process, idle: a burst of identical calls queue "

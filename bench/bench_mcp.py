@@ -502,11 +502,25 @@ async def compare(pairs: list[Pair], workload: Workload, connections: int, secon
     return totals
 
 
+def round_ratios(a: Sample, b: Sample) -> list[float]:
+    """a's rps / b's rps in each round: each round's two servers ran back to back, so a slow spell of
+    the shared machine moves both sides of its ratio."""
+    return [x / y for x, y in zip(a.extra.get("round_rps", []), b.extra.get("round_rps", [])) if y]
+
+
 def paired_ratio(a: Sample, b: Sample) -> float | None:
-    """The median over rounds of a's rps / b's rps in the same round: each round's two servers ran
-    back to back, so a slow spell of the shared machine moves both sides of its ratio."""
-    pairs = [x / y for x, y in zip(a.extra.get("round_rps", []), b.extra.get("round_rps", [])) if y]
+    """The median over rounds of :func:`round_ratios`."""
+    pairs = round_ratios(a, b)
     return round(statistics.median(pairs), 3) if pairs else None
+
+
+def paired_quartiles(a: Sample, b: Sample) -> list[float] | None:
+    """The lower and upper quartiles of :func:`round_ratios`: how far the rounds disagreed."""
+    pairs = round_ratios(a, b)
+    if len(pairs) < 2:
+        return None
+    quartiles = statistics.quantiles(pairs, n=4)
+    return [round(quartiles[0], 3), round(quartiles[2], 3)]
 
 
 def ratio(ours: Sample, sdk: Sample) -> dict:
@@ -514,6 +528,7 @@ def ratio(ours: Sample, sdk: Sample) -> dict:
         return round(a / b, 3) if a is not None and b else None
 
     return {"rps": div(ours.rps, sdk.rps), "rps_median_of_rounds": paired_ratio(ours, sdk),
+            "rps_rounds_quartiles": paired_quartiles(ours, sdk),
             "p50": div(ours.percentile_ms(50), sdk.percentile_ms(50)),
             "p99": div(ours.percentile_ms(99), sdk.percentile_ms(99)),
             "server_cpu_per_request": div(ours.cpu_ms_per_request, sdk.cpu_ms_per_request)}
@@ -625,6 +640,11 @@ async def bench(args: argparse.Namespace, tmp: Path, started: datetime) -> dict:
                                "ours": found["ours"].as_dict(), "sdk": found["sdk"].as_dict()})
         report["comparison"] = comparison
         print(table(rows))
+        for entry in comparison:
+            r = entry["ratio_ours_over_sdk"]
+            spread = r["rps_rounds_quartiles"]
+            print(f"  {entry['era']} {entry['workload']}: ours / SDK per round, median {fmt(r['rps_median_of_rounds'], '.2f')}x"
+                  + (f", quartiles {spread[0]:.2f}x-{spread[1]:.2f}x" if spread else ""))
         curves: dict = {}
         if not args.no_curves:
             curve_rows: list[tuple[Sample, dict | None]] = []

@@ -68,7 +68,7 @@ class Tool:
             except ValidationError as exc:
                 problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
                 raise ArgumentsInvalid(f"Invalid arguments: {problems}") from None
-            return {name: getattr(parsed, name) for name in self.arguments_model.model_fields}
+            return dict(parsed.__dict__)  # exactly the fields (extra="forbid"): a copy the caller may extend
         if self.validator is None:
             self.validator = jsonschema.Draft202012Validator(self.input_schema)
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(arguments))

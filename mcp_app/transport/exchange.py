@@ -69,11 +69,20 @@ class _Watchdog:
 _watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = weakref.WeakKeyDictionary()
 
 
+_last: tuple[asyncio.AbstractEventLoop | None, _Watchdog | None] = (None, None)
+"""The last loop asked about and its watchdog: a process serves from one loop, and a
+``WeakKeyDictionary`` lookup makes a weak reference every time."""
+
+
 def _watchdog() -> _Watchdog:
+    global _last
     loop = asyncio.get_running_loop()
+    if _last[0] is loop:
+        return _last[1]
     watchdog = _watchdogs.get(loop)
     if watchdog is None:
         watchdog = _watchdogs[loop] = _Watchdog()
+    _last = (loop, watchdog)
     return watchdog
 
 
