@@ -43,7 +43,7 @@ def _activity_inline(settings):
     yield
     from activity.log import _writer
 
-    _writer._pending.clear()
+    _writer.discard()
 
 
 @pytest.fixture(autouse=True)
