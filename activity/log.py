@@ -108,7 +108,7 @@ _COLUMNS = ("at", "kind", "client_id", "user_id", "actor", "outcome", "tool", "d
 _ROW_COLUMNS = (*_COLUMNS, "count")
 """The columns :func:`_insert` writes: a :data:`PendingEvent` and how many events the row stands for."""
 FLUSH_LIMIT = 20_000
-"""Most rows one transaction writes (one commit)."""
+"""Most events one flush writes (in one transaction, so one commit); the rest wait for the next."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -163,22 +163,39 @@ _PG_SELECT_ROWS = (
 
 _TOOL_CALL = str(Kind.TOOL_CALL)
 
-Row = list
-"""A pending row that stands for several events: ``[*event, count]`` (see :meth:`_Writer.add`)."""
+
+def _rows(batch: list[PendingEvent]) -> list[tuple | list]:
+    """The rows for ``batch``: one per event, except that tool calls identical in all but their
+    time and duration, in the same second, become one row (the latest time, the longest duration,
+    their ``count``).
+
+    Why: one row per call is the audit trail people read at human rates, and stays so (calls a
+    second or more apart, or different in any recorded fact, are rows of their own). A client
+    calling a tool thousands of times a second would otherwise make the database's work per
+    call, not the tool, the cost of ``/mcp``: in bench/bench_activity.py (about 4,000 calls a second
+    on a 2-core machine) one row per call cost the event loop 2-8% of its requests over 16-round
+    runs (the writer's SQLite work slows the loop's core even from another thread or process),
+    against the 5% the log may take."""
+    rows: list[tuple | list] = []
+    repeated: dict[tuple, list] = {}
+    for event in batch:
+        if event[1] != _TOOL_CALL:
+            rows.append((*event, 1))
+            continue
+        key = (event[0] // 1_000_000, *event[1:7], event[8])
+        row = repeated.get(key)
+        if row is None:
+            row = repeated[key] = [*event, 1]
+            rows.append(row)
+            continue
+        row[0] = max(row[0], event[0])
+        if event[7] is not None and (row[7] is None or event[7] > row[7]):
+            row[7] = event[7]
+        row[9] += 1
+    return rows
 
 
-def _repeat_key(event: PendingEvent) -> tuple:
-    """What makes tool calls repeats of each other: every recorded fact but the time and the
-    duration, and the same second."""
-    return event[0] // 1_000_000, event[1:7], event[8]
-
-
-def _rows(batch: list[PendingEvent | Row]) -> list[tuple | list]:
-    """The rows for ``batch``: each with the number of events it stands for (1 for a plain event)."""
-    return [row if type(row) is list else (*row, 1) for row in batch]
-
-
-def _insert(batch: list[PendingEvent | Row]) -> None:
+def _insert(batch: list[PendingEvent]) -> None:
     """Write ``batch`` inside the caller's transaction with as little Python as each database allows.
 
     Why not ``bulk_create``: in a loaded server the writer thread competes with the event loop
@@ -246,24 +263,8 @@ def _setting_changed(setting: str, **kwargs: Any) -> None:
 
 
 class _Writer:
-    """The process's queue of rows to write, and the thread that writes them.
-
-    A tool call identical to one already waiting (:func:`_repeat_key`) is counted into that row
-    instead of queued: a client calling a tool thousands of times a second keeps a few rows
-    waiting, not thousands of events. Why: one row per call is the audit trail people read at
-    human rates, and stays so (calls a second or more apart, or different in any recorded fact,
-    are rows of their own); but at about 4,000 calls a second (bench/bench_activity.py's load on
-    a 2-core machine) holding each second's events until the flush cost the event loop's thread
-    17 µs per request in the 2026-07-28 era and 35 µs in the legacy one (alternating-round A/B
-    against the same server with the log off, CPU of the loop's thread), although queueing one
-    takes about 1 µs measured alone; merged on the way in, the same A/B gave 0-9 µs and 20 µs.
-    Before that, a row per call had cost 2-8% of the requests in the writer's SQLite work."""
-
     def __init__(self) -> None:
-        self._pending: deque[PendingEvent | Row] = deque()
-        self._repeats: dict[tuple, Row] = {}
-        """The waiting tool-call rows by :func:`_repeat_key`; they leave it when a flush takes them."""
-        self._queue_lock = threading.Lock()  # adding vs a flush taking the waiting rows
+        self._pending: deque[PendingEvent] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one flush at a time (thread vs a page's flush())
         self._thread: threading.Thread | None = None
@@ -273,33 +274,19 @@ class _Writer:
 
     def add(self, event: PendingEvent) -> None:
         background, batch_size = _config()
-        with self._queue_lock:
-            if event[1] == _TOOL_CALL:
-                key = _repeat_key(event)
-                row = self._repeats.get(key)
-                if row is not None:
-                    if event[0] > row[0]:
-                        row[0] = event[0]  # the latest time
-                    if event[7] is not None and (row[7] is None or event[7] > row[7]):
-                        row[7] = event[7]  # the longest duration
-                    row[9] += 1
-                    return
-            else:
-                key = None
-            pending = len(self._pending)
-            if background and pending >= MAX_PENDING:
-                self.dropped += 1
-                return
-            if key is not None:
-                event = self._repeats[key] = [*event, 1]
-            self._pending.append(event)
         if not background:
+            self._pending.append(event)
             if not _in_event_loop():  # the ORM refuses an event loop's thread: written at the next flush()
                 self.flush()
             return
+        pending = len(self._pending)
+        if pending >= MAX_PENDING:
+            self.dropped += 1
+            return
+        self._pending.append(event)
         if self._thread is None:
             self._start()
-        if pending + 1 == batch_size:  # wake the writer once per batch, not for every row past it
+        if pending + 1 == batch_size:  # wake the writer once per batch, not for every event past it
             self._wake.set()
 
     def _start(self) -> None:
@@ -344,44 +331,29 @@ class _Writer:
 
     def flush(self) -> int:
         """Write the events waiting when it is called, in the calling thread; returns how many were
-        written (a merged row counts its events).
+        written.
 
         Events queued while it writes wait for the next flush: draining until the queue is empty
         would, under load, keep the writer committing small batches back to back (a new one every
-        few milliseconds), each commit rewriting the table's and indexes' last pages. Past
-        :data:`FLUSH_LIMIT` rows the rest follow in further transactions of the same flush."""
+        few milliseconds), each commit rewriting the table's and indexes' last pages."""
         written = 0
         with self._lock:
-            with self._queue_lock:  # what waits now; later events start new rows
-                waiting, self._pending, self._repeats = self._pending, deque(), {}
-            while waiting:
-                popleft = waiting.popleft
-                batch = [popleft() for _ in range(min(len(waiting), FLUSH_LIMIT))]
+            waiting = len(self._pending)
+            while written < waiting and self._pending:
+                popleft = self._pending.popleft
+                batch = [popleft() for _ in range(min(len(self._pending), waiting - written, FLUSH_LIMIT))]
                 try:
                     # One transaction (one commit) for the whole batch.
                     with transaction.atomic(using=router.db_for_write(Event), savepoint=False):
                         _insert(batch)
                 except Exception:
-                    waiting.extendleft(reversed(batch))
-                    with self._queue_lock:  # back in front of what came since, for the next attempt
-                        self._pending.extendleft(reversed(waiting))
+                    self._pending.extendleft(reversed(batch))
                     raise
-                written += _events_in(batch)
+                written += len(batch)
         return written
 
     def pending(self) -> int:
-        """How many events wait to be written."""
-        with self._queue_lock:
-            return _events_in(self._pending)
-
-    def discard(self) -> None:
-        """Forget what waits (tests: what a test recorded and nothing flushed)."""
-        with self._queue_lock:
-            self._pending, self._repeats = deque(), {}
-
-
-def _events_in(rows) -> int:
-    return sum(row[9] if type(row) is list else 1 for row in rows)
+        return len(self._pending)
 
 
 _writer = _Writer()

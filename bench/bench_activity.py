@@ -20,7 +20,7 @@ shared machine hits both. The summary is the ratio logged / plain of the summed 
 second and of the server CPU per request, and the median of the rounds' own ratios (each round's
 two servers ran back to back); the goal is at most 5 % lost. The load repeats one call, so the
 writer writes each second's identical calls as one row with their count (see
-``activity.log._Writer``, which counts a repeat into the row already waiting): this load is that design's best case, so the script also measures, on
+``activity.log._rows``): this load is that design's best case, so the script also measures, on
 the logged server's own database once the rounds are over, the CPU one event costs to queue (the
 request's share) and to write (the writer thread's), both for such a burst and for calls that
 differ (a row each), as a fraction of the plain server's CPU per request. Run idle, that figure
