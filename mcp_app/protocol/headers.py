@@ -7,8 +7,8 @@ prompts) or ``params.uri`` (resources). Values may be RFC 2047-style ``=?base64?
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import re
 from typing import Any
 

@@ -37,26 +37,20 @@ def _allowed_hosts() -> tuple[str, ...]:
     return allowed
 
 
-_checked_hosts: dict[tuple[str, tuple[str, ...]], bool] = {}
-
-
 def check_host(request: Request) -> None:
     """Raise :class:`ForbiddenHost` unless the request's host is in ``ALLOWED_HOSTS``."""
     host = request.header("host")
     if host is None:
         server = request.scope.get("server")
         host = f"{server[0]}:{server[1]}" if server and server[0] else ""
-    allowed = _allowed_hosts()
-    key = (host, allowed)  # the verdict per Host value and setting
-    verdict = _checked_hosts.get(key)
-    if verdict is None:
-        domain, _ = split_domain_port(host)
-        verdict = bool(domain) and validate_host(domain, allowed)
-        if len(_checked_hosts) > 1000:  # Host values are client-chosen: keep the memo small
-            _checked_hosts.clear()
-        _checked_hosts[key] = verdict
-    if not verdict:
+    if not _host_allowed(host, _allowed_hosts()):
         raise ForbiddenHost()
+
+
+@functools.lru_cache(maxsize=1024)  # the verdict per Host value and setting; Host is client-chosen, so bounded
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    domain, _ = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
 
 
 def origin_allowed(origin: str) -> bool:
